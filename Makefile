@@ -1,0 +1,49 @@
+# Maximus: `make up` starts the stack, `make test` runs the tests. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NPM_STAMP := cli-proxy/node_modules/.installed
+
+.PHONY: install up down status test test-unit lint bench clean
+
+# The venv is rebuilt only when the project's pins change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[vision,dev]'
+	touch $(STAMP)
+
+# The official CLIs for the power tier, at the versions pinned in cli-proxy/package.json (optional: needs npm).
+$(NPM_STAMP): cli-proxy/package.json
+	@if command -v npm >/dev/null; then \
+		npm install --prefix cli-proxy --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
+	else echo "npm not found: the power tier's CLIs are not installed"; fi
+
+install: $(STAMP) $(wildcard cli-proxy/package.json)
+	@if [ -f cli-proxy/package.json ]; then $(MAKE) --no-print-directory $(NPM_STAMP); fi
+
+up: install
+	$(BIN)/maximus up
+
+down:
+	@if [ -x $(BIN)/maximus ]; then $(BIN)/maximus down; else echo "nothing to stop (not installed)"; fi
+
+status: install
+	$(BIN)/maximus status
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	@set -e; for module in $$(ls bench/*.py 2>/dev/null | grep -v __init__ | sed 's|/|.|; s|\.py$$||'); do \
+		echo "== $$module"; $(BIN)/python -m $$module; done
+
+clean: down
+	rm -rf .run

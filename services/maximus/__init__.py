@@ -1,0 +1,1 @@
+"""Maximus: the command line, native-mode supervision, and what every service shares."""

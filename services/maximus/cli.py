@@ -1,0 +1,98 @@
+"""The `maximus` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from maximus import serve as serving
+
+app = typer.Typer(help="Maximus: a local-first AI gateway. Sovereign by default, powerful when needed.",
+                  no_args_is_help=True, add_completion=False)
+vision_app = typer.Typer(help="Vision tier utilities.", no_args_is_help=True)
+app.add_typer(vision_app, name="vision")
+
+
+@app.command()
+def up(
+    mode: Annotated[str, typer.Option(help="auto: Compose when a Docker engine answers, else native.")] = "auto",
+) -> None:
+    """Start the stack and print what works."""
+    from maximus import lifecycle
+
+    raise typer.Exit(lifecycle.up(mode))
+
+
+@app.command()
+def down() -> None:
+    """Stop exactly what `maximus up` started."""
+    from maximus import lifecycle
+
+    raise typer.Exit(lifecycle.down())
+
+
+@app.command()
+def status(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Print each tier: up, degraded or absent, with the reason and the fix."""
+    from maximus import lifecycle
+
+    raise typer.Exit(lifecycle.status(json_output))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(serving.SERVABLE)}.")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: the service's port from the stack).")] = None,
+) -> None:
+    """Run one service in the foreground: the same command its container runs."""
+    if service not in serving.SERVABLE:
+        typer.echo(f"unknown service {service!r}; choose one of: {', '.join(serving.SERVABLE)}", err=True)
+        raise typer.Exit(2)
+    serving.serve(service, host, port or serving.default_port(service))
+
+
+@app.command()
+def route() -> None:
+    """Route chat-completion bodies read from stdin (one JSON a line); print one decision a line."""
+    from router.cli import route_stream
+
+    raise typer.Exit(route_stream(sys.stdin, sys.stdout))
+
+
+@app.command()
+def dashboard(
+    url: Annotated[str | None, typer.Option(help="Tracker address (default: TRACKER_URL).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
+) -> None:
+    """A live terminal view of the sovereignty figures, for people without Grafana."""
+    from tracker.dashboard import run
+
+    from maximus.environment import stack_environment
+
+    env = stack_environment()
+    run(url or env["TRACKER_URL"], env.get("TRACKER_API_KEY"), once, interval)
+
+
+@vision_app.command("fetch-model")
+def fetch_model(
+    model_id: Annotated[str, typer.Argument(help="A V-JEPA 2 checkpoint, e.g. facebook/vjepa2-vitl-fpc16-256-ssv2.")],
+    target: Annotated[Path | None, typer.Option(help="Directory (default: VISION_MODEL_DIR).")] = None,
+) -> None:
+    """Download V-JEPA 2 weights (needs internet) to where the vision service and compose read them."""
+    from vision.fetch import fetch_model as fetch
+
+    from maximus.environment import stack_environment
+
+    directory = target or Path(stack_environment().get("VISION_MODEL_DIR", "models/vision"))
+    typer.echo(f"weights in {fetch(model_id, directory)}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,23 @@
+"""LiteLLM custom auth: the master key is the only key, and any other key is a 401.
+
+Without a database LiteLLM answers a wrong key with 400 "No connected db." (see shared/reference/litellm.md);
+clients and their retry logic expect 401 for a bad credential.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from fastapi import Request
+from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+
+
+async def master_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
+    expected = os.environ.get("MAXIMUS_MASTER_KEY", "")
+    given = (api_key or "").removeprefix("Bearer ").strip()
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        # A ProxyException keeps its status; any other exception sends LiteLLM through database checks.
+        raise ProxyException(message="Invalid API key: use the MAXIMUS_MASTER_KEY from your .env file.",
+                             type=ProxyErrorTypes.auth_error, param="api_key", code=401)
+    return UserAPIKeyAuth(api_key=given, user_role=LitellmUserRoles.PROXY_ADMIN)

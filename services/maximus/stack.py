@@ -1,0 +1,70 @@
+"""The stack's services as described by stack.yaml, with ports resolved from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STACK_FILE = Path(__file__).with_name("stack.yaml")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port_env: str
+    default_port: int
+    health: Mapping[str, Any]
+    command: tuple[str, ...]
+    binary: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    external: bool = False
+    optional: bool = True
+    start_timeout: float = 30.0
+
+    def port(self, env: Mapping[str, str] | None = None) -> int:
+        env = os.environ if env is None else env
+        value = env.get(self.port_env, "")
+        if not value:
+            return self.default_port
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise ValueError(f"{self.port_env}={value!r} is not a port number")
+        return int(value)
+
+    def argv(self, **values: Any) -> list[str]:
+        return [part.format(**values) for part in self.command]
+
+
+def _service(name: str, spec: Mapping[str, Any]) -> Service:
+    return Service(
+        name=name,
+        port_env=spec["port"]["env"],
+        default_port=int(spec["port"]["default"]),
+        health=spec["health"],
+        command=tuple(spec["command"]),
+        binary=spec.get("binary"),
+        environment=spec.get("environment", {}),
+        external=bool(spec.get("external", False)),
+        optional=bool(spec.get("optional", True)),
+        start_timeout=float(spec.get("start_timeout", 30)),
+    )
+
+
+@cache
+def services() -> dict[str, Service]:
+    spec = yaml.safe_load(STACK_FILE.read_text())
+    return {name: _service(name, body) for name, body in spec["services"].items()}
+
+
+def service(name: str) -> Service:
+    return services()[name]
+
+
+def local_url(name: str, env: Mapping[str, str] | None = None) -> str:
+    return f"http://127.0.0.1:{service(name).port(env)}"

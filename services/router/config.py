@@ -1,0 +1,221 @@
+"""Routing configuration: litellm/routing.yaml loaded into typed, immutable settings."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TIERS = ("local", "power", "creative", "vision")
+CONFIG_ENV = "MAXIMUS_ROUTING_CONFIG"
+BUDGET_ENV = "MAXIMUS_MONTHLY_BUDGET_USD"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    name: str
+    models: dict[str, str]
+    sovereign: bool
+    context_window: int | None = None
+
+    @property
+    def model(self) -> str:
+        return self.models["chat"]
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    action: str = "redirect"
+    default_phone_region: str = "US"
+    markers: tuple[str, ...] = ()
+    extra_token_patterns: dict[str, str] = field(default_factory=dict)
+    placeholder_values: frozenset[str] = frozenset()
+    placeholder_email_domains: frozenset[str] = frozenset()
+    placeholder_email_local_parts: frozenset[str] = frozenset()
+    health_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    monthly_usd: float = 0.0
+    warn_ratio: float = 0.8
+    redis_url_env: str = "REDIS_URL"
+    spend_key: str = "maximus:spend:month:{month}"
+    spend_field: str | None = None
+    refresh_s: float = 5.0
+    timeout_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    source: str = "litellm+redis"
+    redis_key: str = "maximus:tier:{tier}:down"
+    refresh_s: float = 2.0
+    skip_to: str = "local"
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    chars_per_token: float = 4.0
+    reserve_output_tokens: int = 1024
+    image_tokens: int = 800
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    model_file: Path = PACKAGE_DIR / "classifier.json"
+    local_margin: float = 0.0
+    keyword_weight: float = 1.5
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    tiers: dict[str, TierConfig]
+    virtual_model: str
+    model_tiers: dict[str, str]
+    explicit_header: str
+    explicit_metadata_key: str
+    privacy: PrivacyConfig
+    budget: BudgetConfig
+    health: HealthConfig
+    context: ContextConfig
+    classifier: ClassifierConfig
+    keywords: dict[str, tuple[str, ...]]
+    source: Path | None = None
+
+    def tier_of_model(self, model: str) -> str | None:
+        """The tier an explicit model name belongs to; None for a model outside every tier."""
+        if model in self.model_tiers:
+            return self.model_tiers[model]
+        for tier in self.tiers.values():
+            if model in tier.models.values():
+                return tier.name
+        return None
+
+    def is_sovereign_model(self, model: str) -> bool:
+        tier = self.tier_of_model(model)
+        return tier is not None and self.tiers[tier].sovereign
+
+
+def default_config_path() -> Path:
+    """MAXIMUS_ROUTING_CONFIG, else litellm/routing.yaml of the source tree, else of the working directory."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    for candidate in (PACKAGE_DIR.parents[1] / "litellm" / "routing.yaml", Path.cwd() / "litellm" / "routing.yaml"):
+        if candidate.is_file():
+            return candidate
+    return PACKAGE_DIR.parents[1] / "litellm" / "routing.yaml"
+
+
+def _tiers(raw: dict[str, Any]) -> dict[str, TierConfig]:
+    defaults = {"local": "max-buddy", "power": "max-genius", "creative": "max-opus", "vision": "max-vision"}
+    tiers = {}
+    for name in TIERS:
+        entry = raw.get(name) or {}
+        models = dict(entry.get("models") or {"chat": defaults[name]})
+        models.setdefault("chat", defaults[name])
+        tiers[name] = TierConfig(
+            name=name,
+            models=models,
+            sovereign=bool(entry.get("sovereign", name in ("local", "vision"))),
+            context_window=entry.get("context_window"),
+        )
+    return tiers
+
+
+def _privacy(raw: dict[str, Any]) -> PrivacyConfig:
+    email = raw.get("email") or {}
+    action = str(raw.get("action", "redirect")).lower()
+    if action not in ("redirect", "refuse"):
+        raise ValueError(f"privacy.action must be redirect or refuse, not {action!r}")
+    return PrivacyConfig(
+        action=action,
+        default_phone_region=str(raw.get("default_phone_region", "US")).upper(),
+        markers=tuple(raw.get("markers") or ()),
+        extra_token_patterns=dict(raw.get("extra_token_patterns") or {}),
+        placeholder_values=frozenset(str(v).lower() for v in raw.get("placeholder_values") or ()),
+        placeholder_email_domains=frozenset(str(v).lower() for v in email.get("placeholder_domains") or ()),
+        placeholder_email_local_parts=frozenset(str(v).lower() for v in email.get("placeholder_local_parts") or ()),
+        health_terms=tuple(raw.get("health_terms") or ()),
+    )
+
+
+def _budget(raw: dict[str, Any]) -> BudgetConfig:
+    monthly = os.environ.get(BUDGET_ENV) or raw.get("monthly_usd", 0)
+    return BudgetConfig(
+        monthly_usd=float(monthly or 0),
+        warn_ratio=float(raw.get("warn_ratio", 0.8)),
+        redis_url_env=str(raw.get("redis_url_env", "REDIS_URL")),
+        spend_key=str(raw.get("spend_key", BudgetConfig.spend_key)),
+        spend_field=raw.get("spend_field"),
+        refresh_s=float(raw.get("refresh_s", 5)),
+        timeout_s=float(raw.get("timeout_s", 0.05)),
+    )
+
+
+def _classifier(raw: dict[str, Any]) -> ClassifierConfig:
+    path = Path(str(raw.get("model_file", "classifier.json")))
+    return ClassifierConfig(
+        model_file=path if path.is_absolute() else PACKAGE_DIR / path,
+        local_margin=float(raw.get("local_margin", 0.0)),
+        keyword_weight=float(raw.get("keyword_weight", 1.5)),
+    )
+
+
+def _validate_patterns(cfg: RoutingConfig) -> None:
+    for pattern in (*cfg.privacy.markers, *cfg.privacy.extra_token_patterns.values(), *cfg.privacy.health_terms):
+        re.compile(pattern)
+    for words in cfg.keywords.values():
+        for word in words:
+            re.compile(word)
+
+
+def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConfig:
+    explicit = raw.get("explicit") or {}
+    health = raw.get("health") or {}
+    context = raw.get("context") or {}
+    cfg = RoutingConfig(
+        tiers=_tiers(raw.get("tiers") or {}),
+        virtual_model=str(raw.get("virtual_model", "max-auto")),
+        model_tiers={str(k): str(v) for k, v in (raw.get("model_tiers") or {}).items()},
+        explicit_header=str(explicit.get("header", "x-maximus-tier")).lower(),
+        explicit_metadata_key=str(explicit.get("metadata_key", "tier")),
+        privacy=_privacy(raw.get("privacy") or {}),
+        budget=_budget(raw.get("budget") or {}),
+        health=HealthConfig(
+            source=str(health.get("source", "litellm+redis")),
+            redis_key=str(health.get("redis_key", HealthConfig.redis_key)),
+            refresh_s=float(health.get("refresh_s", 2)),
+            skip_to=str(health.get("skip_to", "local")),
+        ),
+        context=ContextConfig(
+            chars_per_token=float(context.get("chars_per_token", 4.0)),
+            reserve_output_tokens=int(context.get("reserve_output_tokens", 1024)),
+            image_tokens=int(context.get("image_tokens", 800)),
+        ),
+        classifier=_classifier(raw.get("classifier") or {}),
+        keywords={tier: tuple(words or ()) for tier, words in (raw.get("keywords") or {}).items()},
+        source=source,
+    )
+    if cfg.health.skip_to not in TIERS:
+        raise ValueError(f"health.skip_to must be one of {TIERS}")
+    _validate_patterns(cfg)
+    return cfg
+
+
+def load_config(path: Path | str | None = None) -> RoutingConfig:
+    source = Path(path) if path is not None else default_config_path()
+    raw = yaml.safe_load(source.read_text(encoding="utf-8")) if source.is_file() else {}
+    return parse_config(raw or {}, source if source.is_file() else None)
+
+
+@lru_cache(maxsize=4)
+def cached_config(path: str | None = None) -> RoutingConfig:
+    return load_config(path)

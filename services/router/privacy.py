@@ -1,0 +1,72 @@
+"""Privacy guard: scans every text of a conversation for secrets, personal data, health details tied to a person
+and explicit markers. Reports kinds and detector names only; the matched text is never kept, logged or echoed."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from router.config import PrivacyConfig
+from router.markers import compile_health, compile_markers, has_health_detail_about_person, has_marker
+from router.personal_data import PersonalRules, find_personal_data
+from router.request import all_texts
+from router.secret_detect import build_rules, find_secrets
+
+_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class PrivacyFinding:
+    kinds: tuple[str, ...]  # secret | personal_data | health | marker
+    detectors: tuple[str, ...]  # e.g. github_token, payment_card
+
+    @property
+    def hit(self) -> bool:
+        return bool(self.kinds)
+
+
+NO_FINDING = PrivacyFinding((), ())
+
+
+class PrivacyGuard:
+    def __init__(self, config: PrivacyConfig) -> None:
+        self._secret_rules = build_rules(config.extra_token_patterns, config.placeholder_values)
+        self._personal_rules = PersonalRules(
+            config.default_phone_region, config.placeholder_email_domains, config.placeholder_email_local_parts
+        )
+        self._markers = compile_markers(config.markers)
+        self._health = compile_health(config.health_terms)
+        # Conversations resend earlier turns: remember per-text results (keys are the texts, kept in memory only).
+        self._cache: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
+
+    def scan_text(self, text: str) -> tuple[tuple[str, str], ...]:
+        """(kind, detector) pairs found in one text."""
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        found = [("secret", name) for name in sorted(find_secrets(text, self._secret_rules))]
+        found += [("personal_data", name) for name in sorted(find_personal_data(text, self._personal_rules))]
+        if has_health_detail_about_person(text, self._health):
+            found.append(("health", "health_detail"))
+        if has_marker(text, self._markers):
+            found.append(("marker", "explicit_marker"))
+        result = tuple(found)
+        self._cache[text] = result
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def scan_texts(self, texts: Iterable[str]) -> PrivacyFinding:
+        pairs: set[tuple[str, str]] = set()
+        for text in texts:
+            if text:
+                pairs.update(self.scan_text(text))
+        if not pairs:
+            return NO_FINDING
+        return PrivacyFinding(tuple(sorted({k for k, _ in pairs})), tuple(sorted({d for _, d in pairs})))
+
+    def scan(self, request: dict[str, Any]) -> PrivacyFinding:
+        return self.scan_texts(all_texts(request))

@@ -1,0 +1,1 @@
+"""Sovereignty tracking: LiteLLM events to a Redis stream, counted once per request, exported to Prometheus."""

@@ -1,0 +1,187 @@
+"""The LiteLLM logging callback: one event per attempt, published to Redis off the request path.
+
+Registered in litellm/config.yaml as `litellm_settings.callbacks: ["tracker.litellm_callback.event_publisher"]`.
+The proxy calls only hooks defined on the registered object's own class, so every hook is defined here.
+
+Router metadata keys read from kwargs["litellm_params"]["metadata"] (set by the routing hook in data["metadata"]):
+- maximus_tier: str, the tier the router chose;
+- maximus_route_reasons: list[str], why;
+- maximus_privacy_kinds: list[str], the kinds of private data that pinned the request local (empty if none).
+The attempt's tier is the deployment's model_info.sovereign_tier (also in that metadata).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+
+from tracker.events import FAILURE, FALLBACK, REQUEST_FAILED, SUCCESS, AttemptEvent
+from tracker.publisher import EventPublisher
+from tracker.settings import load_settings
+from tracker.tiers import TIER_KEY, TIERS, load_tier_map
+
+log = logging.getLogger("tracker.callback")
+
+TIER_META = "maximus_tier"
+REASONS_META = "maximus_route_reasons"
+PRIVACY_META = "maximus_privacy_kinds"
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [str(item) for item in value]
+    return []
+
+
+def _metadata(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    params = kwargs.get("litellm_params") or {}
+    return params.get("metadata") or kwargs.get("metadata") or {}
+
+
+def _tier(value: Any) -> str | None:
+    return value if value in TIERS else None
+
+
+class TierLookup:
+    """Model group -> tier, from the running proxy's router, else from the LiteLLM config file."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, str] | None = None
+
+    def __call__(self, group: str | None) -> str | None:
+        if not group:
+            return None
+        if self._groups is None or group not in self._groups:
+            self._groups = self._load()
+        return self._groups.get(group)
+
+    @staticmethod
+    def _load() -> dict[str, str]:
+        groups = load_tier_map()
+        try:
+            from litellm.proxy.proxy_server import llm_router
+        except Exception:  # the proxy is not loaded (tests, scripts)
+            return groups
+        for deployment in getattr(llm_router, "model_list", None) or []:
+            tier = _tier((deployment.get("model_info") or {}).get(TIER_KEY))
+            if tier and deployment.get("model_name"):
+                groups[deployment["model_name"]] = tier
+        return groups
+
+
+def build_attempt_event(kind: str, kwargs: Mapping[str, Any], tier_of: TierLookup) -> AttemptEvent | None:
+    """An event from a success or failure callback's kwargs; None when it has no call id."""
+    slo = kwargs.get("standard_logging_object") or {}
+    metadata = _metadata(kwargs)
+    call_id = slo.get("litellm_call_id") or kwargs.get("litellm_call_id")
+    if not call_id:
+        return None
+    group = slo.get("model_group") or metadata.get("model_group") or ""
+    start, end = _epoch(slo.get("startTime")), _epoch(slo.get("endTime"))
+    tier = _tier((metadata.get("model_info") or {}).get(TIER_KEY)) or tier_of(group)
+    original = metadata.get("original_model_group")
+    fell_back = bool(metadata.get("attempted_fallbacks")) and original and original != group
+    return AttemptEvent(
+        kind=kind,
+        call_id=str(call_id),
+        ts=end or start,
+        model_group=str(group),
+        tier=tier,
+        stream=bool(slo.get("stream")),
+        prompt_tokens=int(slo.get("prompt_tokens") or 0),
+        completion_tokens=int(slo.get("completion_tokens") or 0),
+        response_cost=float(slo.get("response_cost") or 0.0),
+        latency_s=max(0.0, end - start) if start and end else 0.0,
+        fallback_from_group=str(original) if fell_back else None,
+        fallback_from_tier=tier_of(original) if fell_back else None,
+        routed_tier=_tier(metadata.get(TIER_META)),
+        route_reasons=_strings(metadata.get(REASONS_META)),
+        privacy_kinds=_strings(metadata.get(PRIVACY_META)),
+        error_type=(slo.get("error_information") or {}).get("error_class") if kind == FAILURE else None,
+    )
+
+
+def build_request_failed_event(request_data: Mapping[str, Any], exception: BaseException,
+                               tier_of: TierLookup) -> AttemptEvent | None:
+    call_id = request_data.get("litellm_call_id")
+    if not call_id:
+        return None
+    metadata = request_data.get("metadata") or {}
+    group = str(metadata.get("model_group") or request_data.get("model") or "")
+    tier = _tier((metadata.get("model_info") or {}).get(TIER_KEY)) or tier_of(group)
+    received = _epoch(metadata.get("litellm_received_at"))
+    now = datetime.now().timestamp()
+    return AttemptEvent(
+        kind=REQUEST_FAILED, call_id=str(call_id), ts=now, model_group=group, tier=tier,
+        stream=bool(request_data.get("stream")), latency_s=max(0.0, now - received) if received else 0.0,
+        routed_tier=_tier(metadata.get(TIER_META)), route_reasons=_strings(metadata.get(REASONS_META)),
+        privacy_kinds=_strings(metadata.get(PRIVACY_META)), error_type=type(exception).__name__,
+    )
+
+
+class SovereigntyEventPublisher(CustomLogger):
+    def __init__(self, publisher: EventPublisher | None = None, tier_of: TierLookup | None = None) -> None:
+        super().__init__()
+        if publisher is None:
+            settings = load_settings()
+            publisher = EventPublisher(settings.redis_url, settings.stream, settings.spool_dir,
+                                       maxlen=settings.stream_maxlen, queue_size=settings.queue_size)
+        self.publisher = publisher
+        self.tier_of = tier_of or TierLookup()
+
+    def _publish(self, event: AttemptEvent | None) -> None:
+        if event is not None:
+            self.publisher.publish(event)
+
+    async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any,
+                                      end_time: Any) -> None:
+        try:
+            self._publish(build_attempt_event(SUCCESS, kwargs, self.tier_of))
+        except Exception:  # tracking must never break a request
+            log.exception("could not publish a success event")
+
+    async def async_log_failure_event(self, kwargs: dict, response_obj: Any, start_time: Any,
+                                      end_time: Any) -> None:
+        try:
+            self._publish(build_attempt_event(FAILURE, kwargs, self.tier_of))
+        except Exception:
+            log.exception("could not publish a failure event")
+
+    async def log_success_fallback_event(self, original_model_group: str, kwargs: dict,
+                                         original_exception: Exception) -> None:
+        try:
+            call_id = kwargs.get("litellm_call_id")
+            if call_id:
+                self._publish(AttemptEvent(
+                    kind=FALLBACK, call_id=str(call_id), model_group=str(kwargs.get("model") or ""),
+                    tier=self.tier_of(kwargs.get("model")), fallback_from_group=original_model_group,
+                    fallback_from_tier=self.tier_of(original_model_group),
+                    error_type=type(original_exception).__name__))
+        except Exception:
+            log.exception("could not publish a fallback event")
+
+    async def async_post_call_failure_hook(self, request_data: dict, original_exception: Exception,
+                                           user_api_key_dict: Any, traceback_str: str | None = None) -> None:
+        try:
+            self._publish(build_request_failed_event(request_data, original_exception, self.tier_of))
+        except Exception:
+            log.exception("could not publish a request-failed event")
+        return None
+
+
+event_publisher = SovereigntyEventPublisher()

@@ -1,0 +1,161 @@
+"""Publishes events to the Redis stream off the request path: a bounded in-memory queue drained by a
+background task; while Redis is unreachable, events go to the local spool and are replayed later.
+
+`publish()` never waits on the network: it puts the event on the queue (or, when the queue is full,
+appends it to the spool file). No LiteLLM import here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from tracker.events import AttemptEvent
+from tracker.spool import Spool
+
+log = logging.getLogger("tracker.publisher")
+BATCH = 500
+
+
+class EventPublisher:
+    def __init__(self, redis_url: str, stream: str, spool_dir: Path, *, maxlen: int = 1_000_000,
+                 queue_size: int = 10_000, retry_interval_s: float = 1.0) -> None:
+        self.redis_url = redis_url
+        self.stream = stream
+        self.maxlen = maxlen
+        self.queue_size = queue_size
+        self.retry_interval_s = retry_interval_s
+        self.spool = Spool(spool_dir)
+        self.published = 0
+        self.spooled = 0
+        self._queue: asyncio.Queue[AttemptEvent] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._redis: aioredis.Redis | None = None
+        self._inflight: list[AttemptEvent] = []
+        self._next_replay = 0.0
+        atexit.register(self.spool_unsent)
+
+    # ---- request path -------------------------------------------------------------------------
+    def publish(self, event: AttemptEvent) -> None:
+        queue = self._ensure_running()
+        if queue is None:
+            self.spooled += self.spool.append([event])
+            return
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.spooled += self.spool.append([event])
+
+    def _ensure_running(self) -> asyncio.Queue[AttemptEvent] | None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        if self._loop is not loop or self._task is None or self._task.done():
+            if self._loop is not loop and self._queue is not None:
+                self.spool_unsent()  # a previous loop's leftovers must not be lost
+            self._loop, self._queue, self._redis = loop, asyncio.Queue(self.queue_size), None
+            self._task = loop.create_task(self._run(), name="maximus-event-publisher")
+        return self._queue
+
+    # ---- background task ----------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = await self._next_batch(self._queue)
+            if self.spool.has_pending() and time.monotonic() >= self._next_replay:
+                await self._replay()
+            if batch:
+                await self._deliver(batch)
+
+    async def _next_batch(self, queue: asyncio.Queue[AttemptEvent]) -> list[AttemptEvent]:
+        try:
+            first = await asyncio.wait_for(queue.get(), timeout=self.retry_interval_s)
+        except TimeoutError:
+            return []
+        batch = [first]
+        while len(batch) < BATCH and not queue.empty():
+            batch.append(queue.get_nowait())
+        return batch
+
+    def _client(self) -> aioredis.Redis:
+        if self._redis is None:
+            self._redis = aioredis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=1.0, socket_timeout=2.0, retry=Retry(NoBackoff(), 0))
+        return self._redis
+
+    async def _xadd(self, events: list[AttemptEvent]) -> None:
+        pipe = self._client().pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(self.stream, event.to_fields(), maxlen=self.maxlen, approximate=True)
+        await pipe.execute()
+
+    async def _deliver(self, batch: list[AttemptEvent]) -> None:
+        self._inflight = batch
+        if self.spool.has_pending():
+            # Redis is (or was just) unreachable: keep arrival order behind what waits in the spool.
+            self.spooled += self.spool.append(batch)
+        else:
+            try:
+                await self._xadd(batch)
+                self.published += len(batch)
+            except (RedisError, OSError) as exc:
+                log.warning("Redis unreachable (%s): spooling %d events", type(exc).__name__, len(batch))
+                self.spooled += self.spool.append(batch)
+                self._next_replay = time.monotonic() + self.retry_interval_s
+        self._inflight = []
+
+    async def _replay(self) -> None:
+        for path in self.spool.claim():
+            events = self.spool.read(path)
+            try:
+                for start in range(0, len(events), BATCH):
+                    await self._xadd(events[start:start + BATCH])
+            except (RedisError, OSError):
+                self._next_replay = time.monotonic() + self.retry_interval_s
+                return  # the claimed file stays and is sent again next time
+            self.spool.done(path)
+            self.published += len(events)
+            log.info("replayed %d spooled events", len(events))
+
+    # ---- shutdown and tests -------------------------------------------------------------------
+    def spool_unsent(self) -> None:
+        """Write what is still queued or in flight to the spool (at exit, or when the loop changed)."""
+        pending = list(self._inflight)
+        self._inflight = []
+        if self._queue is not None:
+            while not self._queue.empty():
+                pending.append(self._queue.get_nowait())
+        with contextlib.suppress(OSError):
+            self.spooled += self.spool.append(pending)
+
+    async def drain(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the queue is empty and the spool replayed (True) or the timeout passes (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            idle = (self._queue is None or self._queue.empty()) and not self._inflight
+            if idle and not self.spool.has_pending():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self.spool_unsent()
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+        self._task, self._queue, self._loop, self._redis = None, None, None, None

@@ -1,0 +1,78 @@
+"""Tracker settings: tracker.yaml (beside this module, or TRACKER_CONFIG) plus environment overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG = Path(__file__).with_name("tracker.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input_usd_per_mtok: float = 0.0
+    output_usd_per_mtok: float = 0.0
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    stream: str = "maximus:events"
+    group: str = "tracker"
+    stream_maxlen: int = 1_000_000
+    dedupe_ttl_s: int = 604_800
+    spool_dir: Path = Path(".run/tracker-spool")
+    queue_size: int = 10_000
+    audit_dir: Path = Path(".run/tracker-audit")
+    audit_max_bytes: int = 10 * 1024 * 1024
+    audit_backups: int = 10
+    budget_usd: float = 20.0
+    cloud_reference: Price = field(default_factory=lambda: Price(3.0, 15.0))
+    subscription_usd_month: float = 20.0
+    prices: dict[str, Price] = field(default_factory=dict)
+    route_reasons: tuple[str, ...] = ("default", "other")
+    privacy_kinds: tuple[str, ...] = ("secret", "other")
+
+
+def _price(raw: Any) -> Price:
+    raw = raw or {}
+    return Price(float(raw.get("input_usd_per_mtok", 0.0)), float(raw.get("output_usd_per_mtok", 0.0)))
+
+
+def _vocabulary(raw: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    words = tuple(str(word) for word in (raw or default))
+    return words if "other" in words else (*words, "other")
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    path = path or Path(env.get("TRACKER_CONFIG") or DEFAULT_CONFIG)
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    redis_cfg, spool, audit = raw.get("redis") or {}, raw.get("spool") or {}, raw.get("audit") or {}
+    defaults = Settings()
+    return Settings(
+        redis_url=env.get("MAXIMUS_REDIS_URL") or redis_cfg.get("url", defaults.redis_url),
+        stream=env.get("MAXIMUS_EVENT_STREAM") or redis_cfg.get("stream", defaults.stream),
+        group=redis_cfg.get("group", defaults.group),
+        stream_maxlen=int(redis_cfg.get("stream_maxlen", defaults.stream_maxlen)),
+        dedupe_ttl_s=int(redis_cfg.get("dedupe_ttl_s", defaults.dedupe_ttl_s)),
+        spool_dir=Path(env.get("MAXIMUS_SPOOL_DIR") or spool.get("dir", defaults.spool_dir)),
+        queue_size=int(spool.get("queue_size", defaults.queue_size)),
+        audit_dir=Path(env.get("TRACKER_AUDIT_DIR") or audit.get("dir", defaults.audit_dir)),
+        audit_max_bytes=int(audit.get("max_bytes", defaults.audit_max_bytes)),
+        audit_backups=int(audit.get("backups", defaults.audit_backups)),
+        budget_usd=float(env.get("MAXIMUS_BUDGET_USD") or (raw.get("budget") or {}).get("monthly_usd", 20.0)),
+        cloud_reference=_price(raw.get("cloud_reference")),
+        subscription_usd_month=float(raw.get("cloud_subscription_usd_month", defaults.subscription_usd_month)),
+        prices={str(group): _price(price) for group, price in (raw.get("prices") or {}).items()},
+        route_reasons=_vocabulary(raw.get("route_reasons"), defaults.route_reasons),
+        privacy_kinds=_vocabulary(raw.get("privacy_kinds"), defaults.privacy_kinds),
+    )

@@ -1,0 +1,130 @@
+"""Real processes of the stack for integration tests: Redis, the Ollama double, OpenAI doubles, LiteLLM."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.processes import free_port, running, wait_for_port
+
+PYTHON = sys.executable
+
+
+@dataclass
+class RedisServer:
+    port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        return ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "no", "--dir", str(self.data_dir)]
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[RedisServer]:
+    server = RedisServer(port or free_port(), workdir / "redis")
+    server.data_dir.mkdir(parents=True, exist_ok=True)
+    with running(server.command(), log_path=workdir / "redis.log", port=server.port):
+        yield server
+
+
+@dataclass
+class HttpDouble:
+    """A double started as a real process; `requests()` returns what it recorded."""
+
+    base_url: str
+    port: int
+
+    def requests(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.base_url}/_double/requests", timeout=5).json()
+
+    def clear(self) -> None:
+        httpx.delete(f"{self.base_url}/_double/requests", timeout=5)
+
+
+@contextlib.contextmanager
+def ollama_double(workdir: Path, models: str = "gemma3,llama3.1") -> Iterator[HttpDouble]:
+    port = free_port()
+    cmd = [PYTHON, "-m", "tests.doubles.ollama", "--port", str(port), "--models", models]
+    with running(cmd, log_path=workdir / f"ollama-double-{port}.log",
+                 health_url=f"http://127.0.0.1:{port}/api/version"):
+        yield HttpDouble(f"http://127.0.0.1:{port}", port)
+
+
+@contextlib.contextmanager
+def openai_double(workdir: Path, name: str, fail_status: int | None = None) -> Iterator[HttpDouble]:
+    port = free_port()
+    cmd = [PYTHON, "-m", "tests.doubles.openai_backend", "--port", str(port), "--name", name]
+    if fail_status:
+        cmd += ["--fail-status", str(fail_status)]
+    with running(cmd, log_path=workdir / f"{name}-double-{port}.log",
+                 health_url=f"http://127.0.0.1:{port}/v1/models"):
+        yield HttpDouble(f"http://127.0.0.1:{port}/v1", port)
+
+
+@dataclass
+class LiteLLMProxy:
+    base_url: str
+    port: int
+    master_key: str
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.master_key}"}
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+def closed_port_url(path: str = "") -> str:
+    """An address where nothing listens: a backend that is down."""
+    return f"http://127.0.0.1:{free_port()}{path}"
+
+
+@contextlib.contextmanager
+def litellm_proxy(workdir: Path, backends: Mapping[str, str], master_key: str = "sk-test-master") -> Iterator[
+        LiteLLMProxy]:
+    """The real LiteLLM proxy with our config and hook, started by `maximus serve litellm`.
+
+    `backends` sets the environment the config reads (OLLAMA_API_BASE, CLI_PROXY_API_BASE, ...); anything not
+    given points at a closed port, so a test never reaches a real service by accident.
+    """
+    port = free_port()
+    run_dir = workdir / f"litellm-{port}"
+    env = {
+        "MAXIMUS_MASTER_KEY": master_key,
+        "MAXIMUS_RUN_DIR": str(run_dir),
+        "MAXIMUS_ENV_FILE": str(run_dir / "absent.env"),
+        "OLLAMA_API_BASE": closed_port_url(),
+        "CLI_PROXY_API_BASE": closed_port_url("/v1"),
+        "CLI_PROXY_API_KEY": "cp-test",
+        "VISION_API_BASE": closed_port_url("/v1"),
+        "VISION_API_KEY": "vi-test",
+        "REDIS_URL": "",
+        "TRACKER_URL": closed_port_url(),
+        **backends,
+    }
+    log_path = workdir / f"litellm-{port}.log"
+    cmd = [PYTHON, "-m", "maximus.cli", "serve", "litellm", "--port", str(port)]
+    with running(cmd, env=env, log_path=log_path, health_url=f"http://127.0.0.1:{port}/health/liveliness",
+                 timeout=120):
+        yield LiteLLMProxy(f"http://127.0.0.1:{port}", port, master_key, env, log_path)
+
+
+def wait_redis(server: RedisServer) -> None:
+    wait_for_port(server.port)
