@@ -23,6 +23,7 @@ class Service:
     health: Mapping[str, Any]
     command: tuple[str, ...]
     binary: str | None = None
+    install: str = ""
     environment: Mapping[str, str] = field(default_factory=dict)
     external: bool = False
     optional: bool = True
@@ -49,6 +50,7 @@ def _service(name: str, spec: Mapping[str, Any]) -> Service:
         health=spec["health"],
         command=tuple(spec["command"]),
         binary=spec.get("binary"),
+        install=spec.get("install", ""),
         environment=spec.get("environment", {}),
         external=bool(spec.get("external", False)),
         optional=bool(spec.get("optional", True)),

@@ -70,6 +70,8 @@ def frame_to_tensor(frame: np.ndarray, recipe: Recipe) -> torch.Tensor:
     """An RGB uint8 frame (H, W, 3) → a normalised float32 tensor (3, crop, crop)."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 frame, got shape {frame.shape} {frame.dtype}")
+    if not frame.flags.writeable:  # Pillow's arrays are read-only; torch wants writable memory
+        frame = frame.copy()
     image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).unsqueeze(0).float()
     height, width = frame.shape[:2]
     size = _resized_size(height, width, recipe.resize_short)

@@ -1,0 +1,130 @@
+"""What every CLI adapter provides, and helpers they share."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cli_proxy.config import CliSettings
+from cli_proxy.events import Event
+
+# Never handed to a CLI: the proxy's own key and settings.
+_PRIVATE_ENV_PREFIXES = ("CLI_PROXY_",)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    cwd: Path  # a fresh, empty working directory for this request
+    scratch: Path  # request-private files outside cwd (system prompt file, per-request homes)
+    home: Path  # the CLI's state directory for this worker slot
+
+
+@dataclass(frozen=True)
+class Invocation:
+    args: list[str]  # after the executable
+    env: dict[str, str] = field(default_factory=dict)  # added to the child's environment
+
+
+@dataclass(frozen=True)
+class AuthState:
+    authenticated: bool | None  # None: cannot tell without running the CLI
+    detail: str
+
+
+def json_line(line: str) -> dict[str, Any] | None:
+    """A JSON object from one output line, or None for anything else (ignored, never fatal)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def as_int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def link_into(source: Path, target: Path) -> None:
+    """Make `target` a symlink to `source` (replacing an older link); nothing if the source is absent."""
+    if not source.exists():
+        return
+    with contextlib.suppress(FileNotFoundError):
+        if target.is_symlink() and os.readlink(target) == str(source):
+            return
+        if target.is_symlink() or not target.exists():
+            target.unlink(missing_ok=True)
+        else:
+            return  # a real file the CLI wrote itself (e.g. refreshed tokens): keep it
+    target.symlink_to(source)
+
+
+class LineParser(ABC):
+    """Turns one run's output lines into events; one instance per run."""
+
+    @abstractmethod
+    def feed(self, line: str) -> list[Event]: ...
+
+    @abstractmethod
+    def finish(self, returncode: int) -> list[Event]:
+        """Events implied by the end of the output and the exit code (a failure, usually)."""
+
+
+class CliAdapter(ABC):
+    name: str
+    login_hint: str  # the command or setting that fixes "not logged in"
+    install_hint: str
+    shared_home: bool = False  # one state directory for all worker slots
+    preflight_auth: bool = False  # run the auth probe before each request
+
+    def __init__(self, settings: CliSettings) -> None:
+        self.settings = settings
+
+    def child_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+        env.update(self.settings.env)
+        env.update(extra)
+        return env
+
+    def home_dir(self, state_dir: Path, slot: int) -> Path:
+        name = "home" if self.shared_home else f"worker-{slot}"
+        return state_dir / self.name / name
+
+    def prepare_home(self, home: Path) -> None:
+        """Create the state directory and link the operator's credentials into it."""
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @abstractmethod
+    def prepare(self, model_flag: str | None, prompt: Prompt, paths: RunPaths) -> Invocation:
+        """Write the request's files under paths.scratch and return the argv and environment."""
+
+    @abstractmethod
+    def parser(self) -> LineParser: ...
+
+    def version_args(self) -> list[str]:
+        return ["--version"]
+
+    def auth_probe(self, home: Path) -> Invocation | None:
+        """A local command that tells whether the CLI is logged in, or None if there is none."""
+        return None
+
+    def auth_from_probe(self, returncode: int, stdout: str) -> AuthState:
+        return AuthState(returncode == 0, "logged in" if returncode == 0 else "not logged in")
+
+    def static_auth(self, env: Mapping[str, str]) -> AuthState:
+        """What the environment alone says about the credentials."""
+        return AuthState(None, "")

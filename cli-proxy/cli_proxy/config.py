@@ -1,0 +1,159 @@
+"""Settings: the model map, per-CLI limits and timeouts (YAML), and the environment overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROXY_DIR = PACKAGE_DIR.parent
+DEFAULT_CONFIG = PACKAGE_DIR / "models.yaml"
+KNOWN_CLIS = ("claude", "gemini", "codex")
+
+_TIMEOUT_KEYS = (
+    "queue_timeout_s",
+    "first_byte_timeout_s",
+    "idle_timeout_s",
+    "total_timeout_s",
+    "kill_grace_s",
+    "keepalive_interval_s",
+    "stream_commit_s",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing something or holds a wrong value."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    queue_timeout_s: float = 30.0
+    first_byte_timeout_s: float = 120.0
+    idle_timeout_s: float = 90.0
+    total_timeout_s: float = 900.0
+    kill_grace_s: float = 2.0
+    keepalive_interval_s: float = 10.0
+    stream_commit_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    name: str
+    executable: str
+    concurrency: int
+    timeouts: Timeouts
+    credentials_from: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    cli: str
+    model_flag: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    clis: Mapping[str, CliSettings]
+    models: Mapping[str, ModelEntry]
+    search_path: tuple[Path, ...]
+    use_system_path: bool
+    state_dir: Path
+    probe_timeout_s: float = 20.0
+    recheck_interval_s: float = 300.0
+    log_content: bool = False
+
+    def lookup_path(self) -> list[Path]:
+        """Directories searched for the CLI executables, in order."""
+        dirs = list(self.search_path)
+        if self.use_system_path:
+            dirs += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+        return dirs
+
+
+def _number(raw: Any, key: str, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+        raise ConfigError(f"{where}.{key} must be a positive number, got {raw!r}")
+    return float(raw)
+
+
+def _timeouts(merged: Mapping[str, Any], where: str) -> Timeouts:
+    values = {key: _number(merged[key], key, where) for key in _TIMEOUT_KEYS if key in merged}
+    return Timeouts(**values)
+
+
+def _cli_settings(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> CliSettings:
+    if name not in KNOWN_CLIS:
+        raise ConfigError(f"clis.{name}: unknown CLI (known: {', '.join(KNOWN_CLIS)})")
+    merged = {**defaults, **(raw or {})}
+    concurrency = merged.get("concurrency", 2)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"clis.{name}.concurrency must be an integer >= 1, got {concurrency!r}")
+    creds = merged.get("credentials_from")
+    env = {str(k): str(v) for k, v in (merged.get("env") or {}).items()}
+    return CliSettings(
+        name=name,
+        executable=str(merged.get("executable", name)),
+        concurrency=concurrency,
+        timeouts=_timeouts(merged, f"clis.{name}"),
+        credentials_from=Path(os.path.expanduser(str(creds))) if creds else None,
+        env=env,
+    )
+
+
+def _models(raw: Mapping[str, Any], clis: Mapping[str, CliSettings]) -> dict[str, ModelEntry]:
+    models = {}
+    for model_id, entry in (raw or {}).items():
+        if not isinstance(entry, Mapping) or entry.get("cli") not in clis:
+            raise ConfigError(f"models.{model_id}: 'cli' must be one of {sorted(clis)}")
+        flag = entry.get("model")
+        models[str(model_id)] = ModelEntry(str(model_id), entry["cli"], None if flag is None else str(flag))
+    if not models:
+        raise ConfigError("models: the model map is empty")
+    return models
+
+
+def _search_path(raw: list[Any], env: Mapping[str, str]) -> tuple[Path, ...]:
+    override = env.get("CLI_PROXY_SEARCH_PATH")
+    entries = override.split(os.pathsep) if override is not None else [str(p) for p in raw or []]
+    return tuple(Path(os.path.expanduser(p)) if os.path.isabs(os.path.expanduser(p)) else PROXY_DIR / p
+                 for p in entries if p)
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "maximus" / "cli-proxy"
+
+
+def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    defaults = data.get("defaults") or {}
+    clis = {name: _cli_settings(name, raw, defaults) for name, raw in (data.get("clis") or {}).items()}
+    state = env.get("CLI_PROXY_STATE_DIR") or data.get("state_dir")
+    return Settings(
+        clis=clis,
+        models=_models(data.get("models") or {}, clis),
+        search_path=_search_path(data.get("search_path") or [], env),
+        use_system_path=bool(data.get("use_system_path", True)),
+        state_dir=Path(os.path.expanduser(str(state))) if state else _default_state_dir(),
+        probe_timeout_s=_number(data.get("probe_timeout_s", 20), "probe_timeout_s", "config"),
+        recheck_interval_s=_number(data.get("recheck_interval_s", 300), "recheck_interval_s", "config"),
+        log_content=env.get("CLI_PROXY_LOG_CONTENT", "") in {"1", "true", "yes"},
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the YAML named by CLI_PROXY_CONFIG (default: the packaged models.yaml)."""
+    env = os.environ if env is None else env
+    path = Path(env.get("CLI_PROXY_CONFIG") or DEFAULT_CONFIG)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    return parse_settings(data, env)

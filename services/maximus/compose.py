@@ -1,0 +1,64 @@
+"""Compose mode: the same stack in containers, where a Docker engine answers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from maximus.stack import REPO_ROOT
+
+COMPOSE_FILE = REPO_ROOT / "compose.yaml"
+GPU_OVERRIDE = REPO_ROOT / "compose.gpu.yaml"
+
+
+def _docker(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+def engine_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return _docker("info", "--format", "{{.ServerVersion}}").returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def nvidia_runtime() -> bool:
+    """The GPU override is used only where the engine has the NVIDIA runtime."""
+    result = _docker("info", "--format", "{{json .Runtimes}}")
+    return result.returncode == 0 and "nvidia" in result.stdout
+
+
+def compose_files() -> list[str]:
+    files = ["-f", str(COMPOSE_FILE)]
+    if GPU_OVERRIDE.exists() and nvidia_runtime():
+        files += ["-f", str(GPU_OVERRIDE)]
+    return files
+
+
+def base_command(env_file: Path) -> list[str]:
+    return ["docker", "compose", "--project-directory", str(REPO_ROOT), "--env-file", str(env_file),
+            *compose_files()]
+
+
+def up(env_file: Path) -> int:
+    return subprocess.run([*base_command(env_file), "up", "--detach", "--build", "--wait"], check=False).returncode
+
+
+def down(env_file: Path) -> int:
+    return subprocess.run([*base_command(env_file), "down"], check=False).returncode
+
+
+def service_health(env_file: Path) -> dict[str, str]:
+    result = subprocess.run([*base_command(env_file), "ps", "--all", "--format", "json"], capture_output=True,
+                            text=True, check=False)
+    states = {}
+    for line in result.stdout.splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            states[entry["Service"]] = entry.get("Health") or entry.get("State", "")
+    return states

@@ -1,0 +1,125 @@
+"""`maximus up`, `down` and `status`: Compose where a Docker engine answers, native processes otherwise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from rich.console import Console
+from rich.table import Table
+
+from maximus import compose, environment, native, tiers
+from maximus.stack import services
+
+console = Console(highlight=False)
+STATE_STYLE = {tiers.UP: "green", tiers.DEGRADED: "yellow", tiers.ABSENT: "red"}
+
+
+def _choose_mode(requested: str) -> str:
+    if requested not in {"auto", "compose", "native"}:
+        raise SystemExit(f"unknown mode {requested!r}: use auto, compose or native")
+    if requested == "auto":
+        return "compose" if compose.engine_available() else "native"
+    return requested
+
+
+def _prepare_env() -> dict[str, str]:
+    path = environment.env_file()
+    created = environment.ensure_keys(path)
+    if created:
+        console.print(f"Generated {', '.join(created)} into {path} (keep it private; the master key is the "
+                      "API key for http://127.0.0.1:4000).")
+    return environment.stack_environment()
+
+
+def up(requested_mode: str = "auto") -> int:
+    env = _prepare_env()
+    mode = _choose_mode(requested_mode)
+    if mode == "compose":
+        console.print("Docker engine found: starting the stack with Compose.")
+        code = compose.up(environment.env_file())
+        print_status(env)
+        return code
+    return _up_native(env)
+
+
+def _up_native(env: Mapping[str, str]) -> int:
+    run_dir = environment.run_dir()
+    if native.running(run_dir):
+        console.print("The stack is already running (native mode); `maximus down` stops it.")
+        print_status(env)
+        return 0
+    console.print("No Docker engine: starting the stack as local processes on 127.0.0.1.")
+    plan = native.start(env, run_dir)
+    for name, note in plan.reused.items():
+        console.print(f"  {name}: {note}")
+    for name, reason in {**plan.errors, **plan.skipped}.items():
+        console.print(f"  {name}: not started: {reason}")
+    if plan.errors:
+        console.print("[red]Cannot start the stack[/red]: fix the services above and run `maximus up` again.")
+        return 1
+    failed = native.wait_healthy([p.name for p in plan.programs], env, run_dir)
+    for name, reason in failed.items():
+        console.print(f"  [yellow]{name}[/yellow]: {reason}")
+    print_status(env)
+    required_failed = [name for name in failed if not services()[name].optional]
+    console.print(f"Logs: {run_dir / 'logs'}")
+    return 1 if required_failed else 0
+
+
+def down() -> int:
+    if native.running(environment.run_dir()):
+        native.stop(environment.run_dir())
+        console.print("Stopped the native stack (only what `maximus up` started).")
+        return 0
+    if compose.engine_available() and environment.env_file().exists():
+        return compose.down(environment.env_file())
+    console.print("Nothing to stop: the stack is not running.")
+    return 0
+
+
+def _services_table(env: Mapping[str, str]) -> Table:
+    table = Table(title="Services", title_justify="left")
+    for column in ("service", "address", "state"):
+        table.add_column(column)
+    supervised = native.program_states(environment.run_dir())
+    for name, spec in services().items():
+        healthy = tiers.service_up(name, env)
+        origin = "" if name in supervised or not healthy else " (not started by maximus)"
+        state = "[green]healthy[/green]" if healthy else f"[red]{supervised.get(name, 'not running').lower()}[/red]"
+        table.add_row(name, f"127.0.0.1:{spec.port(env)}", state + origin)
+    return table
+
+
+def _tiers_table(tier_states: list[tiers.TierStatus]) -> Table:
+    table = Table(title="Tiers", title_justify="left")
+    for column in ("tier", "state", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    for tier in tier_states:
+        style = STATE_STYLE[tier.state]
+        table.add_row(tier.name, f"[{style}]{tier.state}[/{style}]", tier.detail, tier.fix)
+    return table
+
+
+def print_status(env: Mapping[str, str]) -> list[tiers.TierStatus]:
+    tier_states = tiers.tiers(env)
+    gateway = tiers.service_up("litellm", env)
+    console.print(_services_table(env))
+    console.print(_tiers_table(tier_states))
+    endpoint = f"{env['LITELLM_URL']}/v1"
+    console.print(f"Gateway: {endpoint} {'[green]up[/green]' if gateway else '[red]down[/red]'}  "
+                  f"Mode: [bold]{tiers.mode(tier_states)}[/bold]")
+    return tier_states
+
+
+def status(json_output: bool = False) -> int:
+    env = environment.stack_environment()
+    if json_output:
+        tier_states = tiers.tiers(env)
+        report = {"gateway": tiers.service_up("litellm", env), "mode": tiers.mode(tier_states),
+                  "tiers": [tiers.as_dict(t) for t in tier_states],
+                  "services": {name: tiers.service_up(name, env) for name in services()}}
+        print(json.dumps(report, indent=2))
+        return 0 if report["gateway"] else 1
+    print_status(env)
+    return 0 if tiers.service_up("litellm", env) else 1

@@ -1,0 +1,113 @@
+"""Trains the tier classifier on the prompts in router/training/*.txt and writes router/classifier.json.
+
+    .venv/bin/python -m router.train [--folds 5]
+
+The training prompts are written per tier for this project; the public development set is never used here.
+numpy is needed only here, never at inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from router.config import PACKAGE_DIR
+from router.features import extract
+
+CLASSES = ["local", "power", "creative"]
+TRAINING_DIR = PACKAGE_DIR / "training"
+MODEL_PATH = PACKAGE_DIR / "classifier.json"
+
+
+def load_examples(directory: Path = TRAINING_DIR) -> list[tuple[str, str]]:
+    examples = []
+    for tier in CLASSES:
+        for line in (directory / f"{tier}.txt").read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                examples.append((line.replace("\\n", "\n"), tier))
+    return examples
+
+
+def _matrix(texts: list[str], vocab: dict[str, int]) -> np.ndarray:
+    x = np.zeros((len(texts), len(vocab)), dtype=np.float64)
+    for row, text in enumerate(texts):
+        for feature in extract(text):
+            col = vocab.get(feature)
+            if col is not None:
+                x[row, col] += 1.0
+    return x
+
+
+def fit(examples: list[tuple[str, str]], l2: float = 0.02, steps: int = 600, lr: float = 0.5) -> dict:
+    texts = [t for t, _ in examples]
+    vocab: dict[str, int] = {}
+    for text in texts:
+        for feature in extract(text):
+            vocab.setdefault(feature, len(vocab))
+    x = _matrix(texts, vocab)
+    y = np.zeros((len(texts), len(CLASSES)))
+    for row, (_, tier) in enumerate(examples):
+        y[row, CLASSES.index(tier)] = 1.0
+    w = np.zeros((len(vocab), len(CLASSES)))
+    b = np.zeros(len(CLASSES))
+    m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
+    for step in range(1, steps + 1):  # Adam on the mean cross-entropy + L2
+        logits = x @ w + b
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        grad = (p - y) / len(texts)
+        g_w = x.T @ grad + l2 * w
+        g_b = grad.sum(axis=0)
+        for g, m, v, param in ((g_w, m_w, v_w, w), (g_b, m_b, v_b, b)):
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            v += 0.001 * g * g
+            param -= lr * 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    weights = {f: [round(float(v), 4) for v in w[i]] for f, i in vocab.items() if np.abs(w[i]).max() >= 0.005}
+    return {"classes": CLASSES, "bias": [round(float(v), 4) for v in b], "weights": weights}
+
+
+def _predict(model: dict, text: str) -> str:
+    totals = np.array(model["bias"], dtype=float)
+    for feature in extract(text):
+        row = model["weights"].get(feature)
+        if row is not None:
+            totals += row
+    return CLASSES[int(totals.argmax())]
+
+
+def cross_validate(examples: list[tuple[str, str]], folds: int) -> float:
+    shuffled = examples[:]
+    random.Random(7).shuffle(shuffled)
+    correct = 0
+    for k in range(folds):
+        test = shuffled[k::folds]
+        train = [e for i, e in enumerate(shuffled) if i % folds != k]
+        model = fit(train)
+        correct += sum(_predict(model, text) == tier for text, tier in test)
+    return correct / len(shuffled)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (0 to skip)")
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args()
+    examples = load_examples()
+    print(f"{len(examples)} training prompts: " + ", ".join(
+        f"{tier} {sum(t == tier for _, t in examples)}" for tier in CLASSES))
+    if args.folds:
+        print(f"{args.folds}-fold cross-validated accuracy: {cross_validate(examples, args.folds):.1%}")
+    model = fit(examples)
+    args.out.write_text(json.dumps(model, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+    print(f"wrote {args.out} ({len(model['weights'])} features, {args.out.stat().st_size // 1024} KiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What one event adds to the durable totals: a pure function of the event, the prices and the tier map."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field as dc_field
+
+from tracker.events import FAILURE, REQUEST_FAILED, SUCCESS, AttemptEvent
+from tracker.settings import Settings
+from tracker.tiers import TIERS, is_sovereign
+from tracker.totals import field
+
+OUTCOME = {SUCCESS: "success", REQUEST_FAILED: "failure"}
+
+
+@dataclass(slots=True)
+class Resolved:
+    """An event with its tier, outcome, cost and labels settled."""
+
+    event: AttemptEvent
+    tier: str | None
+    outcome: str | None  # success/failure for a terminal event, None otherwise
+    cost_usd: float = 0.0
+    saved_usd: float = 0.0
+    fallback_from_tier: str | None = None
+    decision_tier: str | None = None
+    reasons: list[str] = dc_field(default_factory=list)
+    privacy_kinds: list[str] = dc_field(default_factory=list)
+
+    @property
+    def counts_request(self) -> bool:
+        """A terminal event whose tier is known: the request reached a tier and is counted."""
+        return self.outcome is not None and self.tier is not None
+
+
+@dataclass(slots=True)
+class Increments:
+    event: Counter[str] = dc_field(default_factory=Counter)  # every new event (attempts)
+    totals: Counter[str] = dc_field(default_factory=Counter)  # once per request
+    month: Counter[str] = dc_field(default_factory=Counter)
+    hour: Counter[str] = dc_field(default_factory=Counter)
+
+
+def _bounded(words: list[str], vocabulary: tuple[str, ...]) -> list[str]:
+    return sorted({word if word in vocabulary else "other" for word in words})
+
+
+def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]) -> Resolved:
+    tier = event.tier if event.tier in TIERS else tier_map.get(event.model_group)
+    price = settings.prices.get(event.model_group)
+    cost = price.cost(event.prompt_tokens, event.completion_tokens) if price else event.response_cost
+    sovereign_answer = event.kind == SUCCESS and is_sovereign(tier)
+    saved = settings.cloud_reference.cost(event.prompt_tokens, event.completion_tokens) if sovereign_answer else 0.0
+    from_tier = event.fallback_from_tier if event.fallback_from_tier in TIERS else None
+    if from_tier is None and event.fallback_from_group:
+        from_tier = tier_map.get(event.fallback_from_group)
+    decision = event.routed_tier if event.routed_tier in TIERS else tier
+    return Resolved(
+        event=event, tier=tier, outcome=OUTCOME.get(event.kind), cost_usd=cost if event.kind == SUCCESS else 0.0,
+        saved_usd=saved, fallback_from_tier=from_tier if event.kind == SUCCESS else None, decision_tier=decision,
+        reasons=_bounded(event.route_reasons, settings.route_reasons),
+        privacy_kinds=_bounded(event.privacy_kinds, settings.privacy_kinds),
+    )
+
+
+def increments(r: Resolved) -> Increments:
+    inc = Increments()
+    event, tier = r.event, r.tier
+    if tier is not None and event.kind in (SUCCESS, FAILURE):
+        inc.event[field("att", tier, "success" if event.kind == SUCCESS else "failure")] += 1
+    if not r.counts_request:
+        return inc
+    model, outcome = event.model_group, r.outcome
+    inc.totals[field("req", tier, model, outcome)] += 1
+    if outcome == "success":
+        inc.totals[field("tok", tier, model, "input")] += event.prompt_tokens
+        inc.totals[field("tok", tier, model, "output")] += event.completion_tokens
+        inc.totals[field("cost", tier, model)] += r.cost_usd
+        inc.totals["saved_usd"] += r.saved_usd
+        inc.month.update({"requests": 1, "cost_usd": r.cost_usd, "saved_usd": r.saved_usd})
+        inc.month["sovereign"] += int(is_sovereign(tier))
+        inc.hour.update({"answered": 1, "sovereign": int(is_sovereign(tier))})
+        if r.fallback_from_tier:
+            inc.totals[field("fb", r.fallback_from_tier, tier)] += 1
+    else:
+        inc.month["failed"] += 1
+    for reason in r.reasons:
+        inc.totals[field("route", r.decision_tier or tier, reason)] += 1
+    for kind in r.privacy_kinds:
+        inc.totals[field("pin", kind)] += 1
+    return inc
+
+
+def _pairs(counter: Counter[str]) -> list[str]:
+    out: list[str] = []
+    for name, amount in counter.items():
+        if amount:
+            out += [name, repr(float(amount))]
+    return out
+
+
+def script_args(inc: Increments, group: str, entry_id: str, dedupe_ttl_s: int, hour_ttl_s: int,
+                terminal: bool) -> list[str]:
+    parts = [_pairs(inc.event), _pairs(inc.totals), _pairs(inc.month), _pairs(inc.hour)]
+    head = [group, entry_id, str(dedupe_ttl_s), str(hour_ttl_s), "1" if terminal else "0"]
+    head += [str(len(p) // 2) for p in parts]
+    return head + [item for p in parts for item in p]

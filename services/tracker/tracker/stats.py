@@ -1,0 +1,82 @@
+"""GET /stats: the durable figures as JSON (the terminal dashboard reads this)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from tracker.metrics import sovereignty_ratio
+from tracker.settings import Settings
+from tracker.tiers import SOVEREIGN_TIERS, TIERS
+from tracker.totals import SEP, TOTALS_KEY, decode_hash, last_hour_keys, month_key
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _tiers(totals: dict[str, float]) -> dict[str, dict[str, Any]]:
+    tiers = {t: {"sovereign": t in SOVEREIGN_TIERS, "requests": 0, "failures": 0, "input_tokens": 0,
+                 "output_tokens": 0, "cost_usd": 0.0, "attempt_failures": 0} for t in TIERS}
+    for name, value in totals.items():
+        parts = name.split(SEP)
+        if len(parts) < 2 or parts[1] not in tiers:
+            continue
+        row = tiers[parts[1]]
+        if parts[0] == "req" and len(parts) == 4:
+            row["requests" if parts[3] == "success" else "failures"] += int(value)
+        elif parts[0] == "tok" and len(parts) == 4:
+            row[f"{parts[3]}_tokens"] += int(value)
+        elif parts[0] == "cost":
+            row["cost_usd"] += value
+        elif parts[0] == "att" and parts[2] == "failure":
+            row["attempt_failures"] += int(value)
+    return tiers
+
+
+def _labelled(totals: dict[str, float], prefix: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, value in totals.items():
+        parts = name.split(SEP)
+        if parts[0] == prefix:
+            key = "->".join(parts[1:]) if prefix == "fb" else ":".join(parts[1:])
+            out[key] = out.get(key, 0) + int(value)
+    return out
+
+
+async def build_stats(client: aioredis.Redis, settings: Settings, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(TOTALS_KEY)
+    pipe.hgetall(month_key(now))
+    hour_keys = last_hour_keys(24, now)
+    for key in hour_keys:
+        pipe.hgetall(key)
+    raw = await pipe.execute()
+    totals, month, hours = decode_hash(raw[0]), decode_hash(raw[1]), [decode_hash(h) for h in raw[2:]]
+    tiers = _tiers(totals)
+    answered = sum(row["requests"] for row in tiers.values())
+    all_time = sovereignty_ratio(totals)
+    spent = month.get("cost_usd", 0.0)
+    return {
+        "tiers": tiers,
+        "requests": answered,
+        "failures": sum(row["failures"] for row in tiers.values()),
+        "sovereignty_ratio": {
+            "all_time": None if math.isnan(all_time) else all_time,
+            "last_24h": _ratio(sum(h.get("sovereign", 0) for h in hours), sum(h.get("answered", 0) for h in hours)),
+        },
+        "tokens": {"input": sum(r["input_tokens"] for r in tiers.values()),
+                   "output": sum(r["output_tokens"] for r in tiers.values())},
+        "cost_usd": sum(r["cost_usd"] for r in tiers.values()),
+        "budget": {"month": month_key(now).rsplit(":", 1)[1], "spent_usd": spent, "limit_usd": settings.budget_usd,
+                   "used": _ratio(spent, settings.budget_usd)},
+        "saved_usd": {"all_time": totals.get("saved_usd", 0.0), "month": month.get("saved_usd", 0.0),
+                      "cloud_subscription_usd_month": settings.subscription_usd_month},
+        "fallbacks": _labelled(totals, "fb"),
+        "route_decisions": _labelled(totals, "route"),
+        "privacy_pins": _labelled(totals, "pin"),
+    }

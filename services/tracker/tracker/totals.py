@@ -1,0 +1,99 @@
+"""Durable totals in Redis: key names, the atomic apply-and-acknowledge script, and readers.
+
+Keys (all UTC):
+- maximus:totals               HASH, all-time figures (fields below)
+- maximus:month:<YYYY-MM>      HASH, calendar month: cost_usd, saved_usd, requests, sovereign, failed
+- maximus:hour:<YYYYMMDDHH>    HASH, one hour (kept 49 h): answered, sovereign
+- maximus:seen:<event_id>      STRING with TTL: an event already applied (redeliveries are dropped)
+- maximus:call:<call_id>       STRING with TTL: a request already counted (its other events are not counted)
+Fields of maximus:totals: req|<tier>|<model>|<outcome>, tok|<tier>|<model>|<input|output>,
+cost|<tier>|<model>, fb|<from_tier>|<to_tier>, route|<tier>|<reason>, pin|<kind>, att|<tier>|<outcome>,
+saved_usd.
+
+The router's budget guard reads the month-to-date spend with `month_to_date_spend(redis)`
+(HGET maximus:month:<YYYY-MM> cost_usd). This module imports neither LiteLLM nor the rest of the tracker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+TOTALS_KEY = "maximus:totals"
+MONTH_PREFIX = "maximus:month:"
+HOUR_PREFIX = "maximus:hour:"
+SEEN_PREFIX = "maximus:seen:"
+CALL_PREFIX = "maximus:call:"
+MONTH_SPEND_FIELD = "cost_usd"
+HOUR_TTL_S = 49 * 3600
+SEP = "|"
+
+# KEYS: stream, totals, month, hour, seen, call.
+# ARGV: group, entry id, dedupe ttl, hour ttl, terminal (0/1), n_event, n_totals, n_month, n_hour, pairs...
+# Returns 0: duplicate event (only acknowledged); 1: event applied; 2: event applied and request counted.
+APPLY_SCRIPT = """
+local function incr(key, pos, n)
+  for i = 0, n - 1 do
+    redis.call('HINCRBYFLOAT', key, ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
+  end
+  return pos + 2 * n
+end
+if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[3]) then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  return 0
+end
+local pos = incr(KEYS[2], 10, tonumber(ARGV[6]))
+local result = 1
+if ARGV[5] == '1' and redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[3]) then
+  pos = incr(KEYS[2], pos, tonumber(ARGV[7]))
+  pos = incr(KEYS[3], pos, tonumber(ARGV[8]))
+  incr(KEYS[4], pos, tonumber(ARGV[9]))
+  redis.call('EXPIRE', KEYS[4], ARGV[4])
+  result = 2
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return result
+"""
+
+
+def field(*parts: str) -> str:
+    return SEP.join(parts)
+
+
+def _utc(ts: float | None) -> datetime:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
+
+
+def month_key(ts: float | None = None) -> str:
+    return f"{MONTH_PREFIX}{_utc(ts):%Y-%m}"
+
+
+def hour_key(ts: float | None = None) -> str:
+    return f"{HOUR_PREFIX}{_utc(ts):%Y%m%d%H}"
+
+
+def last_hour_keys(hours: int = 24, now: float | None = None) -> list[str]:
+    """The current hour and the hours before it: `hours` buckets in all."""
+    start = _utc(now)
+    return [f"{HOUR_PREFIX}{start - timedelta(hours=i):%Y%m%d%H}" for i in range(hours)]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def decode_hash(raw: Mapping[Any, Any] | None) -> dict[str, float]:
+    return {_text(k): float(_text(v)) for k, v in (raw or {}).items()}
+
+
+def month_to_date_spend(redis: Any, now: float | None = None) -> float:
+    """Cloud spend this calendar month (UTC) in USD, from a synchronous redis.Redis client."""
+    value = redis.hget(month_key(now), MONTH_SPEND_FIELD)
+    return float(_text(value)) if value is not None else 0.0
+
+
+async def amonth_to_date_spend(redis: Any, now: float | None = None) -> float:
+    """The same from a redis.asyncio.Redis client (for the routing hook inside the proxy)."""
+    value = await redis.hget(month_key(now), MONTH_SPEND_FIELD)
+    return float(_text(value)) if value is not None else 0.0
