@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 
 STACK_FILE = Path(__file__).with_name("stack.yaml")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The checkout (native mode) or the image's copy of it (MAXIMUS_HOME in the Dockerfiles): where litellm/,
+# prometheus/ and the compose files are read from.
+REPO_ROOT = Path(os.environ.get("MAXIMUS_HOME") or Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)

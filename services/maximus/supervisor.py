@@ -129,14 +129,19 @@ def start(programs: Sequence[Program], paths: SupervisorPaths, env: Mapping[str,
         time.sleep(0.05)
 
 
-def states(paths: SupervisorPaths) -> dict[str, str]:
-    """Program name -> supervisord state (RUNNING, STARTING, BACKOFF, FATAL, EXITED, ...)."""
+def processes(paths: SupervisorPaths) -> dict[str, dict]:
+    """Program name -> supervisord's process info (statename, pid, ...); empty when the daemon is not running."""
     if not is_running(paths):
         return {}
     try:
-        return {info["name"]: info["statename"] for info in _rpc(paths).supervisor.getAllProcessInfo()}
+        return {info["name"]: info for info in _rpc(paths).supervisor.getAllProcessInfo()}
     except (OSError, xmlrpc.client.Fault):
         return {}
+
+
+def states(paths: SupervisorPaths) -> dict[str, str]:
+    """Program name -> supervisord state (RUNNING, STARTING, BACKOFF, FATAL, EXITED, ...)."""
+    return {name: info["statename"] for name, info in processes(paths).items()}
 
 
 def stop(paths: SupervisorPaths, timeout: float = 60.0) -> bool:
