@@ -62,3 +62,13 @@ def service_health(env_file: Path) -> dict[str, str]:
             entry = json.loads(line)
             states[entry["Service"]] = entry.get("Health") or entry.get("State", "")
     return states
+
+
+def tier_report(env_file: Path) -> dict | None:
+    """`maximus status --json` run inside the gateway container, which reaches every service by name."""
+    result = subprocess.run([*base_command(env_file), "exec", "-T", "litellm", "maximus", "status", "--json"],
+                            capture_output=True, text=True, check=False)
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return None

@@ -38,7 +38,7 @@ def up(requested_mode: str = "auto") -> int:
     if mode == "compose":
         console.print("Docker engine found: starting the stack with Compose.")
         code = compose.up(environment.env_file())
-        print_status(env)
+        _print_compose_status()
         return code
     return _up_native(env)
 
@@ -112,7 +112,30 @@ def print_status(env: Mapping[str, str]) -> list[tiers.TierStatus]:
     return tier_states
 
 
+def _compose_running() -> bool:
+    return (not native.running(environment.run_dir()) and environment.env_file().exists()
+            and compose.engine_available() and bool(compose.service_health(environment.env_file())))
+
+
+def _print_compose_status() -> None:
+    table = Table(title="Services (compose)", title_justify="left")
+    table.add_column("service")
+    table.add_column("state")
+    for name, state in sorted(compose.service_health(environment.env_file()).items()):
+        table.add_row(name, state)
+    console.print(table)
+    report = compose.tier_report(environment.env_file())
+    if report is None:
+        console.print("[red]The gateway container does not answer[/red]: `docker compose logs litellm`.")
+        return
+    console.print(_tiers_table([tiers.TierStatus(**t) for t in report["tiers"]]))
+    console.print(f"Mode: [bold]{report['mode']}[/bold]")
+
+
 def status(json_output: bool = False) -> int:
+    if not json_output and _compose_running():
+        _print_compose_status()
+        return 0
     env = environment.stack_environment()
     if json_output:
         tier_states = tiers.tiers(env)

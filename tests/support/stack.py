@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support.processes import free_port, running, wait_for_port
 
@@ -128,3 +130,41 @@ def litellm_proxy(workdir: Path, backends: Mapping[str, str], master_key: str = 
 
 def wait_redis(server: RedisServer) -> None:
     wait_for_port(server.port)
+
+
+@dataclass
+class PrometheusServer:
+    base_url: str
+    port: int
+    config_path: Path
+
+    def query(self, promql: str) -> dict[str, Any]:
+        """An instant query; raises on a PromQL error (Prometheus answers 400 with the parse error)."""
+        response = httpx.get(f"{self.base_url}/api/v1/query", params={"query": promql}, timeout=10)
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise AssertionError(f"query {promql!r} failed: {body.get('error', response.text)}")
+        return body["data"]
+
+    def wait_for_scrape(self, job: str, timeout: float = 30.0) -> None:
+        """The first scrape lands seconds after start: poll for it, never sleep a guess."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.query(f'up{{job="{job}"}} == 1')["result"]:
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"Prometheus did not scrape job {job!r} within {timeout}s")
+
+
+@contextlib.contextmanager
+def prometheus_server(workdir: Path, config: Mapping[str, Any]) -> Iterator[PrometheusServer]:
+    """The real Prometheus (Debian package) with `config` (a prometheus.yml as a dict)."""
+    port = free_port()
+    home = workdir / f"prometheus-{port}"
+    (home / "data").mkdir(parents=True)
+    config_path = home / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    cmd = ["prometheus", f"--config.file={config_path}", f"--storage.tsdb.path={home / 'data'}",
+           f"--web.listen-address=127.0.0.1:{port}"]
+    with running(cmd, log_path=home / "prometheus.log", health_url=f"http://127.0.0.1:{port}/-/ready"):
+        yield PrometheusServer(f"http://127.0.0.1:{port}", port, config_path)
