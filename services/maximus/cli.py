@@ -86,9 +86,8 @@ def fetch_model(
     target: Annotated[Path | None, typer.Option(help="Directory (default: VISION_MODEL_DIR).")] = None,
 ) -> None:
     """Download V-JEPA 2 weights (needs internet) to where the vision service and compose read them."""
-    from vision.fetch import fetch_model as fetch
-
     from maximus.environment import stack_environment
+    from vision.fetch import fetch_model as fetch
 
     directory = target or Path(stack_environment().get("VISION_MODEL_DIR", "models/vision"))
     typer.echo(f"weights in {fetch(model_id, directory)}")

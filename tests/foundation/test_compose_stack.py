@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from maximus import compose, environment
 from maximus.stack import REPO_ROOT
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
+
 from maximus import environment
 from maximus.stack import service
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from maximus import litellm_config
 
 BASE_ENV = {"REDIS_URL": "redis://127.0.0.1:6390/0"}

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from dotenv import dotenv_values
+
 from maximus.probes import port_open, redis_ping
 from maximus.stack import services
 from maximus.supervisor import SupervisorPaths, processes
-
 from tests.support import stack
 from tests.support.processes import REPO, free_port
 
