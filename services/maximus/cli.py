@@ -89,8 +89,14 @@ def fetch_model(
     from maximus.environment import stack_environment
     from vision.fetch import fetch_model as fetch
 
+    from vision.fetch import FetchError
+
     directory = target or Path(stack_environment().get("VISION_MODEL_DIR", "models/vision"))
-    typer.echo(f"weights in {fetch(model_id, directory)}")
+    try:
+        typer.echo(f"weights in {fetch(model_id, directory)}")
+    except FetchError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

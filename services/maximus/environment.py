@@ -55,6 +55,8 @@ def derived_defaults(env: Mapping[str, str]) -> dict[str, str]:
         "TRACKER_URL": f"http://127.0.0.1:{port('tracker')}",
         "REDIS_URL": f"redis://127.0.0.1:{port('redis')}/0",
         "LITELLM_URL": f"http://127.0.0.1:{port('litellm')}",
+        # The vision service phrases its findings through the gateway's local chat model.
+        "VISION_CHAT_API_BASE": f"http://127.0.0.1:{port('litellm')}/v1",
         "PROMETHEUS_URL": f"http://127.0.0.1:{port('prometheus')}",
     }
 

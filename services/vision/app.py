@@ -12,11 +12,12 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
-from maximus.openai_errors import OpenAIError
-from maximus.service_app import create_service_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from maximus.openai_errors import OpenAIError
+from maximus.service_app import create_service_app
 from vision import chat
 from vision.runtime import VisionRuntime
 from vision.settings import VisionSettings, load_settings
@@ -72,19 +73,59 @@ def _require_key(settings: VisionSettings) -> None:
         )
 
 
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over `limit` bytes with 413, chunked uploads included."""
+
+    def __init__(self, app: ASGIApp, limit: int, paths: frozenset[str]) -> None:
+        self.app = app
+        self.limit = limit
+        self.paths = paths
+
+    def _too_large(self, size: str) -> Response:
+        message = f"Request body of {size} bytes is over the limit of {self.limit} bytes."
+        return OpenAIError(413, message, code="request_too_large").response()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._too_large(length.decode())(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._too_large(f"more than {self.limit}")(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 def _install_guards(app: FastAPI, runtime: VisionRuntime) -> None:
-    limit = runtime.settings.max_request_bytes
+    # Added first, so it runs inside the counting middleware: refused bodies are counted too.
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_request_bytes, paths=frozenset(ENDPOINT_BY_PATH))
 
     @app.middleware("http")
-    async def body_limit_and_counts(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
         endpoint = ENDPOINT_BY_PATH.get(request.url.path)
-        length = request.headers.get("content-length")
-        if endpoint and length and length.isdigit() and int(length) > limit:
-            response: Response = OpenAIError(
-                413, f"Request body of {length} bytes is over the limit of {limit} bytes.", code="request_too_large"
-            ).response()
-        else:
-            response = await call_next(request)
         if endpoint:
             runtime.metrics.requests.labels(endpoint, runtime.metrics.outcome(response.status_code)).inc()
         return response

@@ -1,7 +1,7 @@
 """Chat answers about images and video, grounded in what V-JEPA 2 recognised.
 
 The findings (top labels for a classifier checkpoint, similarities between inputs for an encoder) make a
-plain answer. When a chat URL is configured, the local chat model phrases the answer through LiteLLM: only a
+plain answer. When VISION_CHAT_API_BASE is set, the local chat model phrases the answer through LiteLLM: only a
 local model group is allowed (settings), and the request carries `disable_fallbacks` so LiteLLM never hands
 it to a cloud tier. The pictures themselves are never sent on.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from maximus.openai_errors import OpenAIError
 
+from maximus.openai_errors import OpenAIError
 from vision.runtime import Analysed, VisionRuntime
 from vision.settings import VisionSettings
 
@@ -140,7 +140,7 @@ def findings(runtime: VisionRuntime, analysed: list[Analysed]) -> tuple[str, lis
 
 async def phrase(settings: VisionSettings, facts: str, question: str, max_tokens: int | None) -> str | None:
     """The local chat model's wording of the findings, or None when not configured or unreachable."""
-    if not settings.chat_url:
+    if not settings.chat_api_base:
         return None
     if settings.chat_model not in settings.local_chat_models:  # settings refuse this too; never send it
         return None
@@ -156,7 +156,7 @@ async def phrase(settings: VisionSettings, facts: str, question: str, max_tokens
     if max_tokens:
         body["max_tokens"] = max_tokens
     headers = {"Authorization": f"Bearer {settings.chat_api_key}"} if settings.chat_api_key else {}
-    url = settings.chat_url.rstrip("/") + "/v1/chat/completions"
+    url = settings.chat_api_base.rstrip("/") + "/chat/completions"
     try:
         async with httpx.AsyncClient(timeout=settings.chat_timeout_s) as client:
             response = await client.post(url, json=body, headers=headers)

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from vision.tiny import make_readable
+
 # What the service needs; the hub repos also hold README files and .gitattributes.
 ALLOW_PATTERNS = ["config.json", "*.safetensors", "*.safetensors.index.json", "*preprocessor_config.json"]
 DEFAULT_DIR = Path("models/vision")
@@ -34,6 +36,7 @@ def fetch_model(model_id: str, target_dir: Path) -> Path:
             "(and HF_HUB_OFFLINE unset); gated repos need `hf auth login` first."
         ) from exc
     check_checkpoint(target_dir, model_id)
+    make_readable(target_dir)
     return target_dir
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from maximus.openai_errors import OpenAIError
-
 from vision.batcher import Batcher, QueueFull
 from vision.media import Clip, InputError, input_clip
 from vision.metrics import VisionMetrics
@@ -72,10 +71,11 @@ class VisionRuntime:
     def readiness(self) -> dict[str, Any]:
         base = {"model_dir": str(self.settings.model_dir), "served_model_name": self.settings.served_model_name}
         if self.model is not None:
-            return {"ready": True, "status": "ready", **base, **self.model.describe()}
+            name = f"V-JEPA 2 {self.model.kind} ({self.settings.model_dir.name or self.settings.model_dir})"
+            return {"ready": True, "status": "ready", "model": name, **base, **self.model.describe()}
         if self.error is not None:
             return {"ready": False, "status": "failed", **base, "error": self.error.message, "fix": self.error.fix}
-        return {"ready": False, "status": "loading", **base}
+        return {"ready": False, "status": "loading", "reason": "loading and warming up the model", **base}
 
     def require_model(self) -> LoadedModel:
         if self.model is not None:

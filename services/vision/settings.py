@@ -49,7 +49,7 @@ class VisionSettings:
     max_video_frames: int
     default_top_k: int
     max_top_k: int
-    chat_url: str
+    chat_api_base: str
     chat_model: str
     chat_api_key: str = field(repr=False)
     chat_timeout_s: float
@@ -118,7 +118,7 @@ def _check(settings: VisionSettings) -> None:
             raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be at least 1.")
     if settings.max_wait_ms < 0:
         raise SettingsError(f"{ENV_PREFIX}MAX_WAIT_MS must not be negative.")
-    if settings.chat_url and settings.chat_model not in settings.local_chat_models:
+    if settings.chat_api_base and settings.chat_model not in settings.local_chat_models:
         raise SettingsError(
             f"{ENV_PREFIX}CHAT_MODEL={settings.chat_model!r} is not a local model group "
             f"({', '.join(settings.local_chat_models)}): answers about pictures must stay local."
@@ -141,6 +141,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> VisionSettings:
             raise SettingsError(f"Vision setting {name} has no value.")
         kwargs[name] = _convert(name, raw, str(spec.type))
     kwargs["api_key"] = env.get("VISION_API_KEY") or None
+    # LiteLLM is called with its master key unless a separate key is given (one key per stack).
+    kwargs["chat_api_key"] = kwargs["chat_api_key"] or env.get("MAXIMUS_MASTER_KEY", "")
     settings = VisionSettings(**kwargs)
     _check(settings)
     return settings

@@ -77,13 +77,21 @@ def build_model(classifier: bool, labels: tuple[str, ...] = DEMO_LABELS, seed: i
     return model.eval()
 
 
-def write_tiny_model(target_dir: Path, classifier: bool, labels: tuple[str, ...] = DEMO_LABELS, seed: int = 0,
-                     **overrides: Any) -> Path:
+def write_tiny_model(
+    target_dir: Path, classifier: bool, labels: tuple[str, ...] = DEMO_LABELS, seed: int = 0, **overrides: Any
+) -> Path:
     """Save a tiny random V-JEPA 2 checkpoint (config.json + model.safetensors) to `target_dir`."""
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     build_model(classifier, labels, seed, **overrides).save_pretrained(str(target_dir))
+    make_readable(target_dir)
     return target_dir
+
+
+def make_readable(directory: Path) -> None:
+    """Weights readable by the container's non-root user (safetensors writes files as 0600)."""
+    for path in directory.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def main(argv: list[str] | None = None) -> None:

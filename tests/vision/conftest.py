@@ -65,7 +65,7 @@ def service_env(workdir: Path, model_dir: Path, api_key: str | None, extra: Mapp
         "MAXIMUS_RUN_DIR": str(workdir / "run"),
         "VISION_MODEL_DIR": str(model_dir),
         "VISION_DEVICE": "cpu",
-        "VISION_CHAT_URL": "",
+        "VISION_CHAT_API_BASE": "",
         "HF_HUB_OFFLINE": "1",
         **TEST_LIMITS,
         **extra,
@@ -90,16 +90,20 @@ def wait_until_settled(service: VisionService, timeout: float = 90.0) -> dict[st
 
 
 @contextlib.contextmanager
-def vision_services(workdir: Path, specs: Mapping[str, tuple[Path, str | None, Mapping[str, str]]]
-                    ) -> Iterator[dict[str, VisionService]]:
+def vision_services(
+    workdir: Path,
+    specs: Mapping[str, tuple[Path, str | None, Mapping[str, str]]],
+    ports: Mapping[str, int] | None = None,
+) -> Iterator[dict[str, VisionService]]:
     """Start several vision services at once (their imports overlap), wait until each has settled."""
     with contextlib.ExitStack() as stack:
         services = {}
         for name, (model_dir, key, extra) in specs.items():
-            port = free_port()
+            port = (ports or {}).get(name) or free_port()
             log_path = workdir / f"vision-{name}-{port}.log"
-            stack.enter_context(running(vision_command(port), env=service_env(workdir, model_dir, key, extra),
-                                        log_path=log_path))
+            stack.enter_context(
+                running(vision_command(port), env=service_env(workdir, model_dir, key, extra), log_path=log_path)
+            )
             services[name] = VisionService(f"http://127.0.0.1:{port}", key, log_path)
         for service in services.values():
             try:
@@ -123,8 +127,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]
-             ) -> Iterator[dict[str, VisionService]]:
+def services(
+    tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]
+) -> Iterator[dict[str, VisionService]]:
     """The classifier (with a key, short batch wait) and the encoder (no key, long batch wait) services."""
     workdir = tmp_path_factory.mktemp("vision-services")
     specs = {

@@ -37,7 +37,7 @@ def image_part(url: str) -> dict:
 def test_health_and_readiness_describe_the_model(classifier: VisionService, encoder: VisionService) -> None:
     assert classifier.get("/healthz").json()["status"] == "ok"
     state = classifier.get("/readyz").json()
-    assert state["ready"] is True
+    assert state["ready"] is True and state["model"] == "V-JEPA 2 classifier (classifier)"
     assert (state["kind"], state["device"], state["dtype"]) == ("classifier", "cpu", "float32")
     assert state["clip_frames"] == 4 and state["crop_size"] == 32 and state["labels"] == len(DEMO_LABELS)
     assert encoder.get("/readyz").json()["kind"] == "encoder"
@@ -82,9 +82,19 @@ def test_single_string_input_gives_one_vector(classifier: VisionService) -> None
 
 def test_input_forms_of_the_same_picture_agree(classifier: VisionService) -> None:
     raw = image_bytes(pattern(48, 64, 7))
-    found = vectors(classifier.post("/v1/embeddings", {"input": [
-        b64(raw), data_url(raw), [b64(raw)], data_url(image_bytes(pattern(48, 64, 7), "BMP"), "image/bmp"),
-    ]}))
+    found = vectors(
+        classifier.post(
+            "/v1/embeddings",
+            {
+                "input": [
+                    b64(raw),
+                    data_url(raw),
+                    [b64(raw)],
+                    data_url(image_bytes(pattern(48, 64, 7), "BMP"), "image/bmp"),
+                ]
+            },
+        )
+    )
     for row in found[1:]:
         np.testing.assert_allclose(row, found[0], atol=1e-6)
 
@@ -184,7 +194,7 @@ def test_chat_answer_is_grounded_in_the_labels(classifier: VisionService) -> Non
     assert message["role"] == "assistant" and body["choices"][0]["finish_reason"] == "stop"
     assert f"most likely '{labels[0]['label']}'" in message["content"]
     assert body["vision"]["findings"][0]["labels"] == labels
-    assert body["vision"]["phrased_by"] is None  # no chat URL configured: the plain findings
+    assert body["vision"]["phrased_by"] is None  # VISION_CHAT_API_BASE empty: the plain findings
     assert body["usage"]["prompt_tokens"] == 4
 
 
@@ -203,8 +213,9 @@ def test_chat_with_video_part_and_two_inputs(encoder: VisionService) -> None:
 def test_chat_streams_server_sent_events(classifier: VisionService) -> None:
     url = data_url(image_bytes(pattern(48, 64, 9)))
     plain = classifier.post("/v1/chat/completions", chat_body(url)).json()["choices"][0]["message"]["content"]
-    response = classifier.post("/v1/chat/completions",
-                               chat_body(url, stream=True, stream_options={"include_usage": True}))
+    response = classifier.post(
+        "/v1/chat/completions", chat_body(url, stream=True, stream_options={"include_usage": True})
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = [line.removeprefix("data: ") for line in response.text.splitlines() if line.startswith("data: ")]
