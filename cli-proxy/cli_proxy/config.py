@@ -88,14 +88,17 @@ def _timeouts(merged: Mapping[str, Any], where: str) -> Timeouts:
     return Timeouts(**values)
 
 
-def _cli_settings(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> CliSettings:
+def _cli_settings(
+    name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any], env: Mapping[str, str]
+) -> CliSettings:
     if name not in KNOWN_CLIS:
         raise ConfigError(f"clis.{name}: unknown CLI (known: {', '.join(KNOWN_CLIS)})")
     merged = {**defaults, **(raw or {})}
     concurrency = merged.get("concurrency", 2)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"clis.{name}.concurrency must be an integer >= 1, got {concurrency!r}")
-    creds = merged.get("credentials_from")
+    # Where the operator's logins are mounted, e.g. CLI_PROXY_CLAUDE_CREDENTIALS_FROM=/home/maximus/.claude-host
+    creds = env.get(f"CLI_PROXY_{name.upper()}_CREDENTIALS_FROM") or merged.get("credentials_from")
     env = {str(k): str(v) for k, v in (merged.get("env") or {}).items()}
     return CliSettings(
         name=name,
@@ -122,8 +125,9 @@ def _models(raw: Mapping[str, Any], clis: Mapping[str, CliSettings]) -> dict[str
 def _search_path(raw: list[Any], env: Mapping[str, str]) -> tuple[Path, ...]:
     override = env.get("CLI_PROXY_SEARCH_PATH")
     entries = override.split(os.pathsep) if override is not None else [str(p) for p in raw or []]
-    return tuple(Path(os.path.expanduser(p)) if os.path.isabs(os.path.expanduser(p)) else PROXY_DIR / p
-                 for p in entries if p)
+    return tuple(
+        Path(os.path.expanduser(p)) if os.path.isabs(os.path.expanduser(p)) else PROXY_DIR / p for p in entries if p
+    )
 
 
 def _default_state_dir() -> Path:
@@ -134,7 +138,7 @@ def _default_state_dir() -> Path:
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     defaults = data.get("defaults") or {}
-    clis = {name: _cli_settings(name, raw, defaults) for name, raw in (data.get("clis") or {}).items()}
+    clis = {name: _cli_settings(name, raw, defaults, env) for name, raw in (data.get("clis") or {}).items()}
     state = env.get("CLI_PROXY_STATE_DIR") or data.get("state_dir")
     return Settings(
         clis=clis,

@@ -72,9 +72,8 @@ def dashboard(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
 ) -> None:
     """A live terminal view of the sovereignty figures, for people without Grafana."""
-    from tracker.dashboard import run
-
     from maximus.environment import stack_environment
+    from tracker.dashboard import run
 
     env = stack_environment()
     run(url or env["TRACKER_URL"], env.get("TRACKER_API_KEY"), once, interval)
@@ -87,9 +86,8 @@ def fetch_model(
 ) -> None:
     """Download V-JEPA 2 weights (needs internet) to where the vision service and compose read them."""
     from maximus.environment import stack_environment
-    from vision.fetch import fetch_model as fetch
-
     from vision.fetch import FetchError
+    from vision.fetch import fetch_model as fetch
 
     directory = target or Path(stack_environment().get("VISION_MODEL_DIR", "models/vision"))
     try:

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from router.features import extract
+from router.features import extract, words_of
 
 
 @dataclass(frozen=True)
@@ -22,24 +22,27 @@ class TierScores:
 
 class TierClassifier:
     def __init__(self, classes: list[str], bias: list[float], weights: dict[str, list[float]]) -> None:
+        if len(classes) != 3:
+            raise ValueError("the tier classifier scores exactly three tiers (local, power, creative)")
         self.classes = classes
         self.bias = bias
-        self.weights = weights
+        self.weights = {feature: tuple(row) for feature, row in weights.items()}
 
     @classmethod
     def load(cls, path: Path) -> TierClassifier:
         model = json.loads(path.read_text(encoding="utf-8"))
         return cls(model["classes"], model["bias"], model["weights"])
 
-    def scores(self, text: str, boosts: dict[str, float] | None = None) -> TierScores:
-        totals = list(self.bias)
-        weights = self.weights
-        n = len(totals)
-        for feature in extract(text):
-            row = weights.get(feature)
+    def scores(self, text: str, boosts: dict[str, float] | None = None, words: list[str] | None = None) -> TierScores:
+        a, b, c = self.bias
+        get = self.weights.get
+        for feature in extract(text, words):
+            row = get(feature)
             if row is not None:
-                for i in range(n):
-                    totals[i] += row[i]
+                a += row[0]
+                b += row[1]
+                c += row[2]
+        totals = [a, b, c]
         if boosts:
             for i, name in enumerate(self.classes):
                 totals[i] += boosts.get(name, 0.0)

@@ -46,8 +46,8 @@ class BudgetConfig:
     monthly_usd: float = 0.0
     warn_ratio: float = 0.8
     redis_url_env: str = "REDIS_URL"
-    spend_key: str = "maximus:spend:month:{month}"
-    spend_field: str | None = None
+    spend_key: str = "maximus:month:{month}"  # the tracker's durable month totals (tracker/totals.py)
+    spend_field: str | None = "cost_usd"
     refresh_s: float = 5.0
     timeout_s: float = 0.05
 
@@ -154,7 +154,7 @@ def _budget(raw: dict[str, Any]) -> BudgetConfig:
         warn_ratio=float(raw.get("warn_ratio", 0.8)),
         redis_url_env=str(raw.get("redis_url_env", "REDIS_URL")),
         spend_key=str(raw.get("spend_key", BudgetConfig.spend_key)),
-        spend_field=raw.get("spend_field"),
+        spend_field=raw.get("spend_field", BudgetConfig.spend_field),
         refresh_s=float(raw.get("refresh_s", 5)),
         timeout_s=float(raw.get("timeout_s", 0.05)),
     )

@@ -1,24 +1,136 @@
-"""LiteLLM pre-call hook: turns the virtual model max-auto into a tier's model group.
+"""LiteLLM hook: applies the routing policy (router.policy) to every chat request the proxy receives.
 
-Minimal first version (foundation): max-auto goes to the default local group.
+- pre-call: decides the tier, rewrites `model` (max-auto → a tier's group; explicit names honoured), pins private
+  requests to a local group with `disable_fallbacks`, refuses them with 403 when routing.yaml says so, and puts
+  the decision in data["metadata"] (maximus_tier, maximus_route_reasons: bounded codes, maximus_route_detail:
+  sentences, maximus_privacy_kinds: bounded labels, ...).
+- response headers: x-maximus-tier and x-maximus-route-reason on streaming and non-streaming answers.
+
+The proxy only calls hooks defined on the registered object's own class (see shared/reference/litellm.md), so
+both hooks are defined on RoutingHook itself. Nothing here logs request content or matched text.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
-VIRTUAL_MODEL = "max-auto"
-DEFAULT_LOCAL_GROUP = "max-buddy"
+from router.budget import SpendReader
+from router.health import RedisTierHealth, TierHealth, merge
+from router.policy import RoutingPolicy, default_policy
+
+log = logging.getLogger("maximus.router")
+
+ROUTED_CALL_TYPES = frozenset(
+    {"completion", "acompletion", "text_completion", "atext_completion", "responses", "aresponses"}
+)
+TIER_HEADER = "x-maximus-tier"
+REASON_HEADER = "x-maximus-route-reason"
+CLOUD_TIERS = ("power", "creative", "vision")
+
+
+def request_headers(data: dict[str, Any]) -> dict[str, str]:
+    server_request = data.get("proxy_server_request")
+    headers = server_request.get("headers") if isinstance(server_request, dict) else None
+    if not isinstance(headers, dict):
+        metadata = data.get("metadata")
+        headers = metadata.get("headers") if isinstance(metadata, dict) else None
+    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+async def litellm_tier_health(policy: RoutingPolicy) -> TierHealth:
+    """Tiers whose model group is missing from the proxy or has every deployment cooling down."""
+    try:
+        from litellm.proxy.proxy_server import llm_router
+    except ImportError:
+        return TierHealth()
+    if llm_router is None:
+        return TierHealth()
+    down: dict[str, str] = {}
+    for tier in CLOUD_TIERS:
+        group = policy.config.tiers[tier].model
+        try:
+            ids = llm_router.get_model_ids(model_name=group)
+            if not ids:
+                down[tier] = "not configured"
+                continue
+            cooling = await llm_router.cooldown_cache.async_get_active_cooldowns(model_ids=ids,
+                                                                                parent_otel_span=None)
+            if len({entry[0] for entry in cooling or ()}) >= len(ids):
+                down[tier] = "cooling down"
+        except Exception as exc:  # health is advisory: never fail a request over it
+            log.debug("cooldown lookup failed for %s: %s", tier, type(exc).__name__)
+    return TierHealth(down)
 
 
 class RoutingHook(CustomLogger):
-    # The proxy only calls hooks defined on the registered object's own class (see shared/reference/litellm.md).
+    def __init__(self) -> None:
+        super().__init__()
+        self._policy: RoutingPolicy | None = None
+        self._spend: SpendReader | None = None
+        self._redis_health: RedisTierHealth | None = None
+        self._litellm_health = TierHealth()
+        self._litellm_health_at = -1e18
+
+    def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
+        if self._policy is None:
+            policy = default_policy()
+            self._spend = SpendReader(policy.config.budget)
+            self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS,
+                                                 policy.config.budget.redis_url_env)
+            self._policy = policy
+        return self._policy, self._spend, self._redis_health
+
+    async def _health(self, policy: RoutingPolicy, redis_health: RedisTierHealth) -> TierHealth:
+        parts = [await redis_health.aread()]
+        if "litellm" in policy.config.health.source:
+            if time.monotonic() - self._litellm_health_at >= min(policy.config.health.refresh_s, 1.0):
+                self._litellm_health = await litellm_tier_health(policy)
+                self._litellm_health_at = time.monotonic()
+            parts.append(self._litellm_health)
+        return merge(parts)
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> dict:
-        if data.get("model") == VIRTUAL_MODEL:
-            data["model"] = DEFAULT_LOCAL_GROUP
+        if call_type not in ROUTED_CALL_TYPES or not isinstance(data, dict):
+            return data
+        policy, spend, redis_health = self._state()
+        headers = request_headers(data)
+        decision = policy.decide(data, headers=headers, budget=await spend.aread(),
+                                 health=await self._health(policy, redis_health))
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = data["metadata"] = {}
+        metadata.update(decision.metadata())
+        if decision.refused:
+            raise HTTPException(status_code=403, detail={"error": {
+                "message": "This request carries private data and the requested model is not local; "
+                           "the operator's policy refuses it. Use max-auto or a local model.",
+                "type": "permission_error", "param": "model", "code": "private_data_not_local"}})
+        data["model"] = decision.model
+        if decision.pinned_local:
+            data["disable_fallbacks"] = True
+            for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
+                data.pop(key, None)
         return data
+
+    async def async_post_call_response_headers_hook(
+        self,
+        data: dict,
+        user_api_key_dict: Any,
+        response: Any,
+        request_headers: dict[str, str] | None = None,
+    ) -> dict[str, str] | None:
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        if not isinstance(metadata, dict) or "maximus_tier" not in metadata:
+            return None
+        reasons = metadata.get("maximus_route_detail") or metadata.get("maximus_route_reasons") or []
+        reason = "; ".join(str(r) for r in reasons)
+        return {TIER_HEADER: str(metadata["maximus_tier"]),
+                REASON_HEADER: "".join(c if 32 <= ord(c) < 127 else "?" for c in reason)[:300]}
 
 
 proxy_hook = RoutingHook()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from router.textviews import TextViews
 
 # Someone identifiable: an honorific or a full name, a "patient"/"named" mention, a relative, or the user.
 _PERSON = (
@@ -23,20 +26,95 @@ _NOT_NAMES = frozenset(
 )
 
 
-def compile_markers(markers: Iterable[str]) -> re.Pattern[str] | None:
-    alternatives = [f"(?:{m})" for m in markers]
-    return re.compile(r"(?i)\b(?:" + "|".join(alternatives) + r")(?!\w)") if alternatives else None
+_SPECIAL = set("\\.^$*+?{}[]|()")
 
 
-def compile_health(terms: Iterable[str]) -> re.Pattern[str] | None:
-    alternatives = [f"(?:{t})" for t in terms]
-    return re.compile(r"(?i)\b(?:" + "|".join(alternatives) + r")\b") if alternatives else None
+def literal_gate(pattern: str) -> str | None:
+    """The longest literal run every match of `pattern` must contain (outside groups, before no quantifier):
+    a cheap `in` test that skips the regex for almost every prompt."""
+    runs: list[str] = []
+    current: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            runs.append("".join(current))
+            current = []
+            i += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if depth == 0 and ch not in _SPECIAL:
+            current.append(ch)
+        else:
+            if ch in "?*{" and current:
+                current.pop()
+            runs.append("".join(current))
+            current = []
+        i += 1
+    runs.append("".join(current))
+    best = max((r.strip() for r in runs), key=len, default="")
+    return best if len(best) >= 3 else None
+
+
+def _whole_word_gate(pattern: str, gate: str) -> bool:
+    """The gate is a complete word of every match (so a word-set lookup can replace the substring search)."""
+    at = pattern.find(gate)
+    before_ok = at == 0 or pattern[at - 1] == " "
+    after = at + len(gate)
+    after_ok = after == len(pattern) or pattern[after] == " "
+    return at >= 0 and before_ok and after_ok and gate.isalpha()
+
+
+@dataclass(frozen=True)
+class Term:
+    gate: str | None
+    word_gate: bool
+    pattern: re.Pattern[str]
+
+    def possible(self, views: TextViews) -> bool:
+        if self.gate is None:
+            return True
+        return self.gate in views.words if self.word_gate else self.gate in views.lower
+
+
+@dataclass(frozen=True)
+class TermSet:
+    """Word-bounded regex terms, each behind its literal gate; matched on lower-cased text."""
+
+    terms: tuple[Term, ...]
+
+    def finditer(self, views: TextViews) -> Iterator[re.Match[str]]:
+        for term in self.terms:
+            if term.possible(views):
+                yield from term.pattern.finditer(views.lower)
+
+    def search(self, views: TextViews) -> bool:
+        return any(True for _ in self.finditer(views))
+
+
+def compile_terms(terms: Iterable[str]) -> TermSet | None:
+    compiled = []
+    for term in terms:
+        pattern = term.lower().strip()
+        if pattern:
+            gate = literal_gate(pattern)
+            word_gate = gate is not None and _whole_word_gate(pattern, gate)
+            compiled.append(Term(gate, word_gate, re.compile(r"\b(?:" + pattern + r")(?!\w)")))
+    return TermSet(tuple(compiled)) if compiled else None
+
+
+compile_markers = compile_terms
+compile_health = compile_terms
 
 
 _PERSON_RE = re.compile(_PERSON)
 # The user about themselves, right before the health term: "I was diagnosed", "my insulin", "I'm on antidepressants".
 _FIRST_PERSON_BEFORE = re.compile(r"(?i)\b(?:I(?:'m| am| was| have been| got| have|'ve been|'ve)|my)\b(?:\s+\S+){0,3}\s*$")
-_SENTENCE_END = re.compile(r"[.!?\n]")
+_SENTENCE_END = re.compile(r"[!?\n]|(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bMx)(?<!\bDr)(?<!\bProf)\.")
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:
@@ -53,10 +131,12 @@ def _names_a_person(sentence: str) -> bool:
     return False
 
 
-def has_health_detail_about_person(text: str, health: re.Pattern[str] | None) -> bool:
+def has_health_detail_about_person(text: str | TextViews, health: TermSet | None) -> bool:
     if health is None:
         return False
-    for match in health.finditer(text):
+    views = text if isinstance(text, TextViews) else TextViews(text)
+    text = views.text
+    for match in health.finditer(views):
         if _FIRST_PERSON_BEFORE.search(text, max(0, match.start() - 40), match.start()):
             return True
         if _names_a_person(_sentence_around(text, match.start(), match.end())):
@@ -64,5 +144,6 @@ def has_health_detail_about_person(text: str, health: re.Pattern[str] | None) ->
     return False
 
 
-def has_marker(text: str, markers: re.Pattern[str] | None) -> bool:
-    return markers is not None and markers.search(text) is not None
+def has_marker(text: str | TextViews, markers: TermSet | None) -> bool:
+    views = text if isinstance(text, TextViews) else TextViews(text)
+    return markers is not None and markers.search(views)

@@ -1,10 +1,12 @@
 """Personal data detection: payment cards (Luhn), IBANs (checksum), national IDs, passports (python-stdnum),
-phone numbers (phonenumbers), personal e-mail addresses. Returns detector names only, never the values."""
+phone numbers (phonenumbers), personal e-mail addresses. Returns detector names only, never the values.
+
+Every number detector first looks at the text's numeric spans (router.textviews): prose without long numbers
+costs one scan."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -14,25 +16,26 @@ from stdnum.fr import nir
 from stdnum.it import codicefiscale
 from stdnum.us import ssn
 
-_CARD = re.compile(r"(?<![\d.,-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d-])")
+from router.textviews import TextViews
+
+_CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-_SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
-_ID_CONTEXT = re.compile(
-    r"(?i)\b(?:ssn|social security(?: number| no\.?)?|national (?:id|identity|insurance)(?: number| no\.?)?"
-    r"|nino|n°? ?de s[ée]curit[ée] sociale|num[ée]ro de s[ée]curit[ée] sociale|nir|insee|bsn|burgerservicenummer"
-    r"|dni|nie|codice fiscale|steuer-?id|steueridentifikationsnummer|personnummer|pesel|aadhaar"
-    r"|tax (?:id|identification number)|sin number|id card number|identity card)\b[^\n\d]{0,25}"
-    r"([A-Z0-9][A-Z0-9 .-]{5,22}[A-Z0-9])"
-)
+_SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
+# Labels of national ID numbers (lower-cased); a label followed closely by a number with 5+ digits is a hit.
+_ID_LABELS = ("ssn", "social security", "national id", "national identity", "national insurance", "nino",
+              "sécurité sociale", "securite sociale", "nir", "insee", "bsn", "burgerservicenummer", "dni", "nie",
+              "codice fiscale", "steuer-id", "steuerid", "steueridentifikationsnummer", "personnummer", "pesel",
+              "aadhaar", "tax id", "tax identification number", "sin number", "id card number", "identity card")
+_AFTER_LABEL = re.compile(r"[^\n\d]{0,25}?([a-z0-9][a-z0-9 .-]{5,22}[a-z0-9])")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _CODICE_FISCALE = re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b")
 _DNI = re.compile(r"\b\d{8}-?[A-Z]\b")
 _NIR = re.compile(r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b")
+_PASSPORT_WORDS = ("passport", "passeport", "reisepass", "pasaporte", "passaporto")
 _PASSPORT = re.compile(
-    r"(?i)\b(?:passport|passeport|reisepass|pasaporte|passaporto)\b(?:\s*(?:no\.?|number|num\.?|nr\.?|#|n°))?"
-    r"[\s:#]{0,3}([A-Z0-9]{6,9})\b"
+    r"\b(?:passport|passeport|reisepass|pasaporte|passaporto)\b(?:\s*(?:no\.?|number|num\.?|nr\.?|#|n°))?"
+    r"[\s:#]{0,3}([a-z0-9]{6,9})\b"
 )
-_PHONE_GATE = re.compile(r"(?:\+|\b)\d[\d ().-]{6,18}\d\b")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
 _RESERVED_TLDS = (".example", ".test", ".invalid", ".localhost", ".local")
 
@@ -44,43 +47,98 @@ class PersonalRules:
     placeholder_local_parts: frozenset[str]
 
 
+def _views(text: str | TextViews) -> TextViews:
+    return text if isinstance(text, TextViews) else TextViews(text)
+
+
 def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
-def has_payment_card(text: str) -> bool:
-    for match in _CARD.finditer(text):
-        number = _digits(match.group(0))
-        if 13 <= len(number) <= 19 and luhn.is_valid(number):
-            return True
-    return False
-
-
-def has_iban(text: str) -> bool:
-    return any(iban.is_valid(m.group(0)) for m in _IBAN.finditer(text))
-
-
-def has_national_id(text: str) -> bool:
-    if any(ssn.is_valid(m.group(0)) for m in _SSN.finditer(text)):
-        return True
-    for match in _ID_CONTEXT.finditer(text):  # a labelled number counts even when a validator rejects it
-        if sum(c.isdigit() for c in match.group(1)) >= 5:
-            return True
-    return (
-        _NINO.search(text) is not None
-        or any(codicefiscale.is_valid(m.group(0)) for m in _CODICE_FISCALE.finditer(text))
-        or any(dni.is_valid(m.group(0)) for m in _DNI.finditer(text))
-        or any(nir.is_valid(m.group(0)) for m in _NIR.finditer(text))
+def _bounded(text: str, start: int, end: int) -> bool:
+    """The match is not part of a longer number or code."""
+    return (start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "-")) and (
+        end >= len(text) or not (text[end].isalnum() or text[end] == "-")
     )
 
 
-def has_passport(text: str) -> bool:
-    return any(any(c.isdigit() for c in m.group(1)) for m in _PASSPORT.finditer(text))
+def has_payment_card(text: str | TextViews) -> bool:
+    views = _views(text)
+    for span in views.numeric_spans:
+        if span.digits < 13:
+            continue
+        chunk = views.text[span.start : span.end]
+        for match in _CARD.finditer(chunk):
+            start, end = span.start + match.start(), span.start + match.end()
+            if start and views.text[start - 1] in ".,-" or end < len(views.text) and views.text[end] == "-":
+                continue  # part of a decimal, a version or a dash-separated code
+            number = _digits(match.group(0))
+            if number[0] in "23456" and luhn.is_valid(number):
+                return True
+    return False
 
 
-def has_phone_number(text: str, region: str) -> bool:
-    for gate in _PHONE_GATE.finditer(text):
-        window = text[max(0, gate.start() - 4) : gate.end() + 1]
+def has_iban(text: str | TextViews) -> bool:
+    views = _views(text)
+    if views.max_digits < 8:
+        return False
+    return any(iban.is_valid(m.group(0)) for m in _IBAN.finditer(views.text))
+
+
+def _labelled_id(lower: str) -> bool:
+    """A labelled number counts even when a validator rejects it (e.g. a published SSN)."""
+    for label in _ID_LABELS:
+        at = lower.find(label)
+        while at != -1:
+            end = at + len(label)
+            if _bounded(lower, at, end):
+                match = _AFTER_LABEL.match(lower, end)
+                if match and sum(c.isdigit() for c in match.group(1)) >= 5:
+                    return True
+            at = lower.find(label, end)
+    return False
+
+
+def _codice_fiscale(views: TextViews) -> bool:
+    # CF digits come in short runs right before capital letters (e.g. 85T10A562S).
+    text = views.text
+    if not any(s.digits <= 3 and s.end < len(text) and text[s.end].isupper() for s in views.numeric_spans):
+        return False
+    return any(codicefiscale.is_valid(m.group(0)) for m in _CODICE_FISCALE.finditer(text))
+
+
+def has_national_id(text: str | TextViews) -> bool:
+    views = _views(text)
+    if not views.numeric_spans:
+        return False
+    top = views.max_digits
+    if top >= 9 and any(_bounded(views.text, *m.span()) and ssn.is_valid(m.group(0))
+                        for m in _SSN.finditer(views.text)):
+        return True
+    if top >= 5 and _labelled_id(views.lower):
+        return True
+    if top >= 6 and _NINO.search(views.text) is not None:
+        return True
+    if top >= 13 and any(nir.is_valid(m.group(0)) for m in _NIR.finditer(views.text)):
+        return True
+    if top >= 8 and any(dni.is_valid(m.group(0)) for m in _DNI.finditer(views.text)):
+        return True
+    return _codice_fiscale(views)
+
+
+def has_passport(text: str | TextViews) -> bool:
+    views = _views(text)
+    if not any(word in views.lower for word in _PASSPORT_WORDS):
+        return False
+    return any(any(c.isdigit() for c in m.group(1)) for m in _PASSPORT.finditer(views.lower))
+
+
+def has_phone_number(text: str | TextViews, region: str) -> bool:
+    views = _views(text)
+    for span in views.numeric_spans:
+        if span.digits < 7:
+            continue
+        window = views.text[max(0, span.start - 6) : span.end + 12]
         for _ in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
             return True
     return False
@@ -93,17 +151,27 @@ def is_placeholder_email(address: str, rules: PersonalRules) -> bool:
     return (documentation and generic) or local in {"noreply", "no-reply", "donotreply", "postmaster"}
 
 
-def has_personal_email(text: str, rules: PersonalRules) -> bool:
-    return any(not is_placeholder_email(m.group(0), rules) for m in _EMAIL.finditer(text))
+def has_personal_email(text: str | TextViews, rules: PersonalRules) -> bool:
+    views = _views(text)
+    if "@" not in views.text:
+        return False
+    for match in _EMAIL.finditer(views.text):
+        token_start = views.text.rfind(" ", 0, match.start()) + 1
+        if "://" in views.text[token_start : match.start()]:
+            continue  # user:password@host inside a URL (the secret detectors judge it), not an address
+        if not is_placeholder_email(match.group(0), rules):
+            return True
+    return False
 
 
-def find_personal_data(text: str, rules: PersonalRules) -> set[str]:
-    checks: Iterable[tuple[str, bool]] = (
-        ("payment_card", any(c.isdigit() for c in text) and has_payment_card(text)),
-        ("iban", has_iban(text)),
-        ("national_id", has_national_id(text)),
-        ("passport", has_passport(text)),
-        ("phone_number", has_phone_number(text, rules.phone_region)),
-        ("personal_email", "@" in text and has_personal_email(text, rules)),
+def find_personal_data(text: str | TextViews, rules: PersonalRules) -> set[str]:
+    views = _views(text)
+    checks = (
+        ("payment_card", has_payment_card(views)),
+        ("iban", has_iban(views)),
+        ("national_id", has_national_id(views)),
+        ("passport", has_passport(views)),
+        ("phone_number", has_phone_number(views, rules.phone_region)),
+        ("personal_email", has_personal_email(views, rules)),
     )
     return {name for name, hit in checks if hit}

@@ -13,6 +13,7 @@ from router.markers import compile_health, compile_markers, has_health_detail_ab
 from router.personal_data import PersonalRules, find_personal_data
 from router.request import all_texts
 from router.secret_detect import build_rules, find_secrets
+from router.textviews import TextViews
 
 _CACHE_SIZE = 4096
 
@@ -47,11 +48,12 @@ class PrivacyGuard:
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
-        found = [("secret", name) for name in sorted(find_secrets(text, self._secret_rules))]
-        found += [("personal_data", name) for name in sorted(find_personal_data(text, self._personal_rules))]
-        if has_health_detail_about_person(text, self._health):
+        views = TextViews(text)
+        found = [("secret", name) for name in sorted(find_secrets(views, self._secret_rules))]
+        found += [("personal_data", name) for name in sorted(find_personal_data(views, self._personal_rules))]
+        if has_health_detail_about_person(views, self._health):
             found.append(("health", "health_detail"))
-        if has_marker(text, self._markers):
+        if has_marker(views, self._markers):
             found.append(("marker", "explicit_marker"))
         result = tuple(found)
         self._cache[text] = result

@@ -25,24 +25,33 @@ WORDS = ["sovereign ", "answer ", "from ", "the ", "double"]
 
 
 def _usage() -> dict[str, int]:
-    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
+    return {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+    }
 
 
 def _completion(model: str) -> dict:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "".join(WORDS)}}],
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "".join(WORDS)}}],
         "usage": _usage(),
     }
 
 
 def _chunk(cid: str, model: str, delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
-    body = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else [],
-            "usage": usage}
+    body = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else [],
+        "usage": usage,
+    }
     return f"data: {json.dumps(body)}\n\n"
 
 
@@ -68,8 +77,7 @@ def create_app() -> FastAPI:
         body = await request.json()
         model = str(body.get("model", ""))
         if "fail" in model:
-            error = {"message": f"{model} is unavailable", "type": "service_unavailable", "code": None,
-                     "param": None}
+            error = {"message": f"{model} is unavailable", "type": "service_unavailable", "code": None, "param": None}
             return JSONResponse({"error": error}, status_code=503)
         if body.get("stream"):
             return StreamingResponse(_stream(model), media_type="text/event-stream")

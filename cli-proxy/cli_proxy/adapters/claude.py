@@ -27,12 +27,14 @@ LOGIN_HINT = (
     "or set CLAUDE_CODE_OAUTH_TOKEN from `claude setup-token`, or ANTHROPIC_API_KEY"
 )
 _LIMIT_RESET = re.compile(r"usage limit reached\|(\d{9,11})", re.IGNORECASE)
-_AUTH = re.compile(r"not logged in|please run /login|authentication_failed|authentication_error|"
-                   r"api error: 40[13]\b|invalid api key|oauth token has expired", re.IGNORECASE)
+_AUTH = re.compile(
+    r"not logged in|please run /login|authentication_failed|authentication_error|"
+    r"api error: 40[13]\b|invalid api key|oauth token has expired",
+    re.IGNORECASE,
+)
 _RATE = re.compile(r"usage limit|rate_limit_error|api error: 429\b|limit reached", re.IGNORECASE)
 _OVERLOADED = re.compile(r"overloaded|api error: (?:529|503)\b", re.IGNORECASE)
-_MODEL = re.compile(r"not_found_error|api error: 404\b|issue with the selected model|model .*not found",
-                    re.IGNORECASE)
+_MODEL = re.compile(r"not_found_error|api error: 404\b|issue with the selected model|model .*not found", re.IGNORECASE)
 _TOO_LONG = re.compile(r"prompt is too long|context (?:window|length)", re.IGNORECASE)
 
 
@@ -145,8 +147,19 @@ class ClaudeAdapter(CliAdapter):
             link_into(self.settings.credentials_from / ".credentials.json", home / ".credentials.json")
 
     def prepare(self, model_flag: str | None, prompt: Prompt, paths: RunPaths) -> Invocation:
-        args = ["-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
-                "--tools", "", "--max-turns", "1", "--no-session-persistence", "--strict-mcp-config"]
+        args = [
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+            "--tools",
+            "",
+            "--max-turns",
+            "1",
+            "--no-session-persistence",
+            "--strict-mcp-config",
+        ]
         if model_flag:
             args += ["--model", model_flag]
         if prompt.system:

@@ -25,10 +25,22 @@ from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta, U
 
 LOGIN_HINT = "run `codex login` on the host (mounted read-only at ~/.codex), or set CODEX_API_KEY"
 # Tools off: the features that let the model act, and web search.
-_TOOLS_OFF = ("shell_tool", "unified_exec", "apps", "plugins", "browser_use", "computer_use",
-              "in_app_browser", "image_generation", "view_image")
-_AUTH = re.compile(r"\b401\b|unauthorized|not logged in|please log ?in|codex login|refresh token|"
-                   r"invalid_api_key|incorrect api key", re.IGNORECASE)
+_TOOLS_OFF = (
+    "shell_tool",
+    "unified_exec",
+    "apps",
+    "plugins",
+    "browser_use",
+    "computer_use",
+    "in_app_browser",
+    "image_generation",
+    "view_image",
+)
+_AUTH = re.compile(
+    r"\b401\b|unauthorized|not logged in|please log ?in|codex login|refresh token|"
+    r"invalid_api_key|incorrect api key",
+    re.IGNORECASE,
+)
 _RATE = re.compile(r"usage limit|rate limit|\b429\b|too many requests", re.IGNORECASE)
 _OVERLOADED = re.compile(r"at capacity|overloaded|\b503\b|server_is_overloaded", re.IGNORECASE)
 _OFFLINE = re.compile(r"waiting for network", re.IGNORECASE)
@@ -104,8 +116,14 @@ class CodexParser(LineParser):
         if kind == "turn.completed":
             usage = obj.get("usage") or {}
             self.done = True
-            return [Usage(as_int(usage.get("input_tokens")), as_int(usage.get("output_tokens")),
-                          as_int(usage.get("cached_input_tokens"))), Finished()]
+            return [
+                Usage(
+                    as_int(usage.get("input_tokens")),
+                    as_int(usage.get("output_tokens")),
+                    as_int(usage.get("cached_input_tokens")),
+                ),
+                Finished(),
+            ]
         return []  # thread.started, turn.started, unknown types
 
     def _item(self, item: Mapping[str, Any]) -> list[Event]:
@@ -158,8 +176,18 @@ class CodexAdapter(CliAdapter):
         return {"CODEX_HOME": str(home), "NO_COLOR": "1"}
 
     def prepare(self, model_flag: str | None, prompt: Prompt, paths: RunPaths) -> Invocation:
-        args = ["exec", "--json", "--skip-git-repo-check", "--ephemeral", "--ignore-user-config",
-                "--ignore-rules", "-s", "read-only", "-c", 'web_search="disabled"']
+        args = [
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--ephemeral",
+            "--ignore-user-config",
+            "--ignore-rules",
+            "-s",
+            "read-only",
+            "-c",
+            'web_search="disabled"',
+        ]
         for feature in _TOOLS_OFF:
             args += ["-c", f"features.{feature}=false"]
         if model_flag:

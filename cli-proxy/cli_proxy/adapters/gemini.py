@@ -26,16 +26,23 @@ LOGIN_HINT = "set GEMINI_API_KEY (or GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_
 _AUTH_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 _AUTH_FLAGS = ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA")
 # Exit codes documented by Gemini CLI.
-_EXIT = {41: FailureKind.AUTH, 42: FailureKind.BAD_REQUEST, 52: FailureKind.CRASH, 53: FailureKind.CRASH,
-         54: FailureKind.CRASH, 55: FailureKind.CRASH, 130: FailureKind.CRASH}
-_AUTH = re.compile(r"api key not valid|unauthenticated|permission_denied|\b401\b|please set an auth method",
-                   re.IGNORECASE)
+_EXIT = {
+    41: FailureKind.AUTH,
+    42: FailureKind.BAD_REQUEST,
+    52: FailureKind.CRASH,
+    53: FailureKind.CRASH,
+    54: FailureKind.CRASH,
+    55: FailureKind.CRASH,
+    130: FailureKind.CRASH,
+}
+_AUTH = re.compile(
+    r"api key not valid|unauthenticated|permission_denied|\b401\b|please set an auth method", re.IGNORECASE
+)
 _RATE = re.compile(r"\b429\b|resource_exhausted|quota|rate limit|exhausted your capacity", re.IGNORECASE)
 _OVERLOADED = re.compile(r"\b503\b|unavailable|overloaded|high demand", re.IGNORECASE)
 _MODEL = re.compile(r"\b404\b|not_found|model .*not found", re.IGNORECASE)
 _TOO_LONG = re.compile(r"exceeds the maximum number of tokens|input token count|context window", re.IGNORECASE)
-_RETRY_IN = re.compile(r"(?:retry in|retrydelay\W+|reset after)\s*((?:\d+(?:\.\d+)?\s*[hms]\s*)+)",
-                       re.IGNORECASE)
+_RETRY_IN = re.compile(r"(?:retry in|retrydelay\W+|reset after)\s*((?:\d+(?:\.\d+)?\s*[hms]\s*)+)", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])", re.IGNORECASE)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from tracker.events import FAILURE, REQUEST_FAILED, SUCCESS, AttemptEvent
 from tracker.settings import Settings
@@ -46,6 +49,15 @@ def _bounded(words: list[str], vocabulary: tuple[str, ...]) -> list[str]:
     return sorted({word if word in vocabulary else "other" for word in words})
 
 
+def reason_label(reason: str) -> str:
+    """The router writes reasons as sentences ("privacy: secret (...) kept local", "classifier: power (0.91)",
+    "power tier cooling down: skipped to local"); the label is the leading word, and a leading tier name means
+    the tier was skipped."""
+    match = re.match(r"[a-z_]+", reason.strip().lower())
+    word = match.group(0) if match else "other"
+    return "skipped" if word in TIERS else word
+
+
 def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]) -> Resolved:
     tier = event.tier if event.tier in TIERS else tier_map.get(event.model_group)
     price = settings.prices.get(event.model_group)
@@ -57,9 +69,14 @@ def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]
         from_tier = tier_map.get(event.fallback_from_group)
     decision = event.routed_tier if event.routed_tier in TIERS else tier
     return Resolved(
-        event=event, tier=tier, outcome=OUTCOME.get(event.kind), cost_usd=cost if event.kind == SUCCESS else 0.0,
-        saved_usd=saved, fallback_from_tier=from_tier if event.kind == SUCCESS else None, decision_tier=decision,
-        reasons=_bounded(event.route_reasons, settings.route_reasons),
+        event=event,
+        tier=tier,
+        outcome=OUTCOME.get(event.kind),
+        cost_usd=cost if event.kind == SUCCESS else 0.0,
+        saved_usd=saved,
+        fallback_from_tier=from_tier if event.kind == SUCCESS else None,
+        decision_tier=decision,
+        reasons=_bounded([reason_label(r) for r in event.route_reasons], settings.route_reasons),
         privacy_kinds=_bounded(event.privacy_kinds, settings.privacy_kinds),
     )
 
@@ -92,17 +109,24 @@ def increments(r: Resolved) -> Increments:
     return inc
 
 
-def _pairs(counter: Counter[str]) -> list[str]:
-    out: list[str] = []
-    for name, amount in counter.items():
-        if amount:
-            out += [name, repr(float(amount))]
-    return out
+def _amounts(counter: Counter[str]) -> dict[str, str]:
+    return {name: repr(float(amount)) for name, amount in counter.items() if amount}
 
 
-def script_args(inc: Increments, group: str, entry_id: str, dedupe_ttl_s: int, hour_ttl_s: int,
-                terminal: bool) -> list[str]:
-    parts = [_pairs(inc.event), _pairs(inc.totals), _pairs(inc.month), _pairs(inc.hour)]
-    head = [group, entry_id, str(dedupe_ttl_s), str(hour_ttl_s), "1" if terminal else "0"]
-    head += [str(len(p) // 2) for p in parts]
-    return head + [item for p in parts for item in p]
+def script_args(
+    inc: Increments, group: str, entry_id: str, dedupe_ttl_s: int, hour_ttl_s: int, terminal: bool
+) -> list[str]:
+    payload = {
+        "event": _amounts(inc.event),
+        "totals": _amounts(inc.totals),
+        "month": _amounts(inc.month),
+        "hour": _amounts(inc.hour),
+    }
+    return [
+        group,
+        entry_id,
+        str(dedupe_ttl_s),
+        str(hour_ttl_s),
+        "1" if terminal else "0",
+        json.dumps({k: v for k, v in payload.items() if v}, separators=(",", ":")),
+    ]

@@ -22,7 +22,13 @@ from tracker.events import AttemptEvent, InvalidEvent
 from tracker.metrics import TrackerMetrics
 from tracker.settings import Settings
 from tracker.totals import (
-    APPLY_SCRIPT, CALL_PREFIX, HOUR_TTL_S, SEEN_PREFIX, TOTALS_KEY, hour_key, month_key,
+    APPLY_SCRIPT,
+    CALL_PREFIX,
+    HOUR_TTL_S,
+    SEEN_PREFIX,
+    TOTALS_KEY,
+    hour_key,
+    month_key,
 )
 
 log = logging.getLogger("tracker.consumer")
@@ -31,8 +37,15 @@ CLAIM_IDLE_MS = 60_000
 
 
 class Consumer:
-    def __init__(self, client: aioredis.Redis, settings: Settings, tier_map: Mapping[str, str],
-                 metrics: TrackerMetrics, audit: AuditLog, name: str) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        settings: Settings,
+        tier_map: Mapping[str, str],
+        metrics: TrackerMetrics,
+        audit: AuditLog,
+        name: str,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.tier_map = tier_map
@@ -77,8 +90,9 @@ class Consumer:
         await self._read(">", block=1000)
 
     async def _read(self, start: str, block: int | None) -> int:
-        reply = await self.client.xreadgroup(self.settings.group, self.name, {self.settings.stream: start},
-                                             count=BATCH, block=block)
+        reply = await self.client.xreadgroup(
+            self.settings.group, self.name, {self.settings.stream: start}, count=BATCH, block=block
+        )
         entries = reply[0][1] if reply else []
         trimmed = [entry_id for entry_id, fields in entries if not fields]  # deleted by MAXLEN while pending
         if trimmed:
@@ -90,8 +104,14 @@ class Consumer:
 
     async def _claim_stalled(self) -> None:
         with contextlib.suppress(ResponseError):
-            reply = await self.client.xautoclaim(self.settings.stream, self.settings.group, self.name,
-                                                 min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=BATCH)
+            reply = await self.client.xautoclaim(
+                self.settings.stream,
+                self.settings.group,
+                self.name,
+                min_idle_time=CLAIM_IDLE_MS,
+                start_id="0-0",
+                count=BATCH,
+            )
             entries = [(i, f) for i, f in (reply[1] if reply else []) if f]
             if entries:
                 await self.process(entries)
@@ -126,14 +146,22 @@ class Consumer:
             pipe.exists(CALL_PREFIX + r.event.call_id)
         for r, exists in zip(unique, await pipe.execute(), strict=True):
             if not exists:
-                self.audit.write(r)
+                self.audit.add(r)
+        self.audit.flush()
 
     async def _queue_apply(self, pipe: Any, entry: str, r: Resolved) -> None:
         e = r.event
-        keys = [self.settings.stream, TOTALS_KEY, month_key(e.ts), hour_key(e.ts), SEEN_PREFIX + e.event_id,
-                CALL_PREFIX + e.call_id]
-        args = script_args(increments(r), self.settings.group, entry, self.settings.dedupe_ttl_s, HOUR_TTL_S,
-                           r.counts_request)
+        keys = [
+            self.settings.stream,
+            TOTALS_KEY,
+            month_key(e.ts),
+            hour_key(e.ts),
+            SEEN_PREFIX + e.event_id,
+            CALL_PREFIX + e.call_id,
+        ]
+        args = script_args(
+            increments(r), self.settings.group, entry, self.settings.dedupe_ttl_s, HOUR_TTL_S, r.counts_request
+        )
         await self.script(keys=keys, args=args, client=pipe)  # queues EVALSHA on the pipeline
 
     def _observe(self, parsed: list[tuple[str, Resolved | None]], results: list[Any]) -> None:

@@ -13,6 +13,7 @@ The attempt's tier is the deployment's model_info.sovereign_tier (also in that m
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -58,16 +59,23 @@ def _tier(value: Any) -> str | None:
 
 
 class TierLookup:
-    """Model group -> tier, from the running proxy's router, else from the LiteLLM config file."""
+    """Model group -> tier, from the running proxy's router, else from the LiteLLM config file.
+
+    An unknown group reloads the map at most every RELOAD_S seconds (groups can be added at runtime).
+    """
+
+    RELOAD_S = 30.0
 
     def __init__(self) -> None:
         self._groups: dict[str, str] | None = None
+        self._loaded_at = 0.0
 
     def __call__(self, group: str | None) -> str | None:
         if not group:
             return None
-        if self._groups is None or group not in self._groups:
-            self._groups = self._load()
+        stale = time.monotonic() - self._loaded_at > self.RELOAD_S
+        if self._groups is None or (group not in self._groups and stale):
+            self._groups, self._loaded_at = self._load(), time.monotonic()
         return self._groups.get(group)
 
     @staticmethod
@@ -116,8 +124,9 @@ def build_attempt_event(kind: str, kwargs: Mapping[str, Any], tier_of: TierLooku
     )
 
 
-def build_request_failed_event(request_data: Mapping[str, Any], exception: BaseException,
-                               tier_of: TierLookup) -> AttemptEvent | None:
+def build_request_failed_event(
+    request_data: Mapping[str, Any], exception: BaseException, tier_of: TierLookup
+) -> AttemptEvent | None:
     call_id = request_data.get("litellm_call_id")
     if not call_id:
         return None
@@ -127,10 +136,17 @@ def build_request_failed_event(request_data: Mapping[str, Any], exception: BaseE
     received = _epoch(metadata.get("litellm_received_at"))
     now = datetime.now().timestamp()
     return AttemptEvent(
-        kind=REQUEST_FAILED, call_id=str(call_id), ts=now, model_group=group, tier=tier,
-        stream=bool(request_data.get("stream")), latency_s=max(0.0, now - received) if received else 0.0,
-        routed_tier=_tier(metadata.get(TIER_META)), route_reasons=_strings(metadata.get(REASONS_META)),
-        privacy_kinds=_strings(metadata.get(PRIVACY_META)), error_type=type(exception).__name__,
+        kind=REQUEST_FAILED,
+        call_id=str(call_id),
+        ts=now,
+        model_group=group,
+        tier=tier,
+        stream=bool(request_data.get("stream")),
+        latency_s=max(0.0, now - received) if received else 0.0,
+        routed_tier=_tier(metadata.get(TIER_META)),
+        route_reasons=_strings(metadata.get(REASONS_META)),
+        privacy_kinds=_strings(metadata.get(PRIVACY_META)),
+        error_type=type(exception).__name__,
     )
 
 
@@ -139,8 +155,13 @@ class SovereigntyEventPublisher(CustomLogger):
         super().__init__()
         if publisher is None:
             settings = load_settings()
-            publisher = EventPublisher(settings.redis_url, settings.stream, settings.spool_dir,
-                                       maxlen=settings.stream_maxlen, queue_size=settings.queue_size)
+            publisher = EventPublisher(
+                settings.redis_url,
+                settings.stream,
+                settings.spool_dir,
+                maxlen=settings.stream_maxlen,
+                queue_size=settings.queue_size,
+            )
         self.publisher = publisher
         self.tier_of = tier_of or TierLookup()
 
@@ -148,35 +169,45 @@ class SovereigntyEventPublisher(CustomLogger):
         if event is not None:
             self.publisher.publish(event)
 
-    async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any,
-                                      end_time: Any) -> None:
+    async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
         try:
             self._publish(build_attempt_event(SUCCESS, kwargs, self.tier_of))
         except Exception:  # tracking must never break a request
             log.exception("could not publish a success event")
 
-    async def async_log_failure_event(self, kwargs: dict, response_obj: Any, start_time: Any,
-                                      end_time: Any) -> None:
+    async def async_log_failure_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
         try:
             self._publish(build_attempt_event(FAILURE, kwargs, self.tier_of))
         except Exception:
             log.exception("could not publish a failure event")
 
-    async def log_success_fallback_event(self, original_model_group: str, kwargs: dict,
-                                         original_exception: Exception) -> None:
+    async def log_success_fallback_event(
+        self, original_model_group: str, kwargs: dict, original_exception: Exception
+    ) -> None:
         try:
             call_id = kwargs.get("litellm_call_id")
             if call_id:
-                self._publish(AttemptEvent(
-                    kind=FALLBACK, call_id=str(call_id), model_group=str(kwargs.get("model") or ""),
-                    tier=self.tier_of(kwargs.get("model")), fallback_from_group=original_model_group,
-                    fallback_from_tier=self.tier_of(original_model_group),
-                    error_type=type(original_exception).__name__))
+                self._publish(
+                    AttemptEvent(
+                        kind=FALLBACK,
+                        call_id=str(call_id),
+                        model_group=str(kwargs.get("model") or ""),
+                        tier=self.tier_of(kwargs.get("model")),
+                        fallback_from_group=original_model_group,
+                        fallback_from_tier=self.tier_of(original_model_group),
+                        error_type=type(original_exception).__name__,
+                    )
+                )
         except Exception:
             log.exception("could not publish a fallback event")
 
-    async def async_post_call_failure_hook(self, request_data: dict, original_exception: Exception,
-                                           user_api_key_dict: Any, traceback_str: str | None = None) -> None:
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict,
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: str | None = None,
+    ) -> None:
         try:
             self._publish(build_request_failed_event(request_data, original_exception, self.tier_of))
         except Exception:

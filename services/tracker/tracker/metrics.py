@@ -32,24 +32,46 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 
 class TrackerMetrics:
     def __init__(self, registry: CollectorRegistry, settings: Settings, tier_map: Mapping[str, str]) -> None:
-        self.requests = Counter("maximus_requests", "Requests counted once each, by the tier that answered.",
-                                ["tier", "model", "outcome"], registry=registry)
-        self.tokens = Counter("maximus_tokens", "Tokens of answered requests.", ["tier", "model", "type"],
-                              registry=registry)
-        self.cost = Counter("maximus_cost_usd", "Cost of answered requests in USD.", ["tier", "model"],
-                            registry=registry)
-        self.duration = Histogram("maximus_request_duration_seconds", "Duration of the answering attempt.",
-                                  ["tier"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.fallbacks = Counter("maximus_fallbacks", "Requests answered by a fallback, by tier.",
-                                 ["from_tier", "to_tier"], registry=registry)
-        self.route_decisions = Counter("maximus_route_decisions", "Routing decisions by tier and reason.",
-                                       ["tier", "reason"], registry=registry)
-        self.privacy_pins = Counter("maximus_privacy_pins", "Requests pinned local by private data, by kind.",
-                                    ["kind"], registry=registry)
-        self.attempts = Counter("maximus_attempts", "Every attempt at a tier (fallen-back ones included).",
-                                ["tier", "outcome"], registry=registry)
-        self.events = Counter("maximus_tracker_events", "Stream entries consumed, by result.", ["result"],
-                              registry=registry)
+        self.requests = Counter(
+            "maximus_requests",
+            "Requests counted once each, by the tier that answered.",
+            ["tier", "model", "outcome"],
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "maximus_tokens", "Tokens of answered requests.", ["tier", "model", "type"], registry=registry
+        )
+        self.cost = Counter(
+            "maximus_cost_usd", "Cost of answered requests in USD.", ["tier", "model"], registry=registry
+        )
+        self.duration = Histogram(
+            "maximus_request_duration_seconds",
+            "Duration of the answering attempt.",
+            ["tier"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "maximus_fallbacks",
+            "Requests answered by a fallback, by tier.",
+            ["from_tier", "to_tier"],
+            registry=registry,
+        )
+        self.route_decisions = Counter(
+            "maximus_route_decisions", "Routing decisions by tier and reason.", ["tier", "reason"], registry=registry
+        )
+        self.privacy_pins = Counter(
+            "maximus_privacy_pins", "Requests pinned local by private data, by kind.", ["kind"], registry=registry
+        )
+        self.attempts = Counter(
+            "maximus_attempts",
+            "Every attempt at a tier (fallen-back ones included).",
+            ["tier", "outcome"],
+            registry=registry,
+        )
+        self.events = Counter(
+            "maximus_tracker_events", "Stream entries consumed, by result.", ["result"], registry=registry
+        )
         self._create_known(settings, tier_map)
 
     def _create_known(self, settings: Settings, tier_map: Mapping[str, str]) -> None:
@@ -126,23 +148,30 @@ class DurableTotalsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         read = self._read()
-        yield _gauge("maximus_tracker_redis_up", "1 when the durable totals could be read.", 0 if read is None
-                     else 1)
+        yield _gauge("maximus_tracker_redis_up", "1 when the durable totals could be read.", 0 if read is None else 1)
         yield _gauge("maximus_budget_limit_usd", "Monthly cloud budget in USD.", self.settings.budget_usd)
-        yield _gauge("maximus_cloud_subscription_usd", "Flat cloud subscription per month in USD (reference).",
-                     self.settings.subscription_usd_month)
+        yield _gauge(
+            "maximus_cloud_subscription_usd",
+            "Flat cloud subscription per month in USD (reference).",
+            self.settings.subscription_usd_month,
+        )
         if read is None:
             return
         totals, month = read
-        yield _gauge("maximus_sovereignty_ratio", "Share of answers from sovereign tiers, all time.",
-                     sovereignty_ratio(totals))
-        yield _gauge("maximus_budget_spent_usd", "Spend this calendar month (UTC) in USD.",
-                     month.get(MONTH_SPEND_FIELD, 0.0))
-        yield _gauge("maximus_saved_month_usd", "Saved this calendar month at the cloud reference price, USD.",
-                     month.get("saved_usd", 0.0))
-        saved = CounterMetricFamily("maximus_saved_usd",
-                                    "What sovereign answers would have cost at the cloud reference price, all "
-                                    "time, USD.")
+        yield _gauge(
+            "maximus_sovereignty_ratio", "Share of answers from sovereign tiers, all time.", sovereignty_ratio(totals)
+        )
+        yield _gauge(
+            "maximus_budget_spent_usd", "Spend this calendar month (UTC) in USD.", month.get(MONTH_SPEND_FIELD, 0.0)
+        )
+        yield _gauge(
+            "maximus_saved_month_usd",
+            "Saved this calendar month at the cloud reference price, USD.",
+            month.get("saved_usd", 0.0),
+        )
+        saved = CounterMetricFamily(
+            "maximus_saved_usd", "What sovereign answers would have cost at the cloud reference price, all time, USD."
+        )
         saved.add_metric([], totals.get("saved_usd", 0.0))
         yield saved
 

@@ -27,8 +27,16 @@ BATCH = 500
 
 
 class EventPublisher:
-    def __init__(self, redis_url: str, stream: str, spool_dir: Path, *, maxlen: int = 1_000_000,
-                 queue_size: int = 10_000, retry_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        stream: str,
+        spool_dir: Path,
+        *,
+        maxlen: int = 1_000_000,
+        queue_size: int = 10_000,
+        retry_interval_s: float = 1.0,
+    ) -> None:
         self.redis_url = redis_url
         self.stream = stream
         self.maxlen = maxlen
@@ -91,7 +99,8 @@ class EventPublisher:
     def _client(self) -> aioredis.Redis:
         if self._redis is None:
             self._redis = aioredis.Redis.from_url(
-                self.redis_url, socket_connect_timeout=1.0, socket_timeout=2.0, retry=Retry(NoBackoff(), 0))
+                self.redis_url, socket_connect_timeout=1.0, socket_timeout=2.0, retry=Retry(NoBackoff(), 0)
+            )
         return self._redis
 
     async def _xadd(self, events: list[AttemptEvent]) -> None:
@@ -120,7 +129,7 @@ class EventPublisher:
             events = self.spool.read(path)
             try:
                 for start in range(0, len(events), BATCH):
-                    await self._xadd(events[start:start + BATCH])
+                    await self._xadd(events[start : start + BATCH])
             except (RedisError, OSError):
                 self._next_replay = time.monotonic() + self.retry_interval_s
                 return  # the claimed file stays and is sent again next time

@@ -51,25 +51,39 @@ def _vocabulary(raw: Any, default: tuple[str, ...]) -> tuple[str, ...]:
     return words if "other" in words else (*words, "other")
 
 
+def _run_dir_default(env: dict[str, str], name: str, configured: Any) -> Path:
+    """A relative configured directory lives under MAXIMUS_RUN_DIR when that is set."""
+    path = Path(configured)
+    run_dir = env.get("MAXIMUS_RUN_DIR")
+    return Path(run_dir) / name if run_dir and not path.is_absolute() else path
+
+
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Environment wins: MAXIMUS_REDIS_URL or REDIS_URL, MAXIMUS_SPOOL_DIR, TRACKER_AUDIT_DIR,
+    MAXIMUS_BUDGET_USD or MAXIMUS_MONTHLY_BUDGET_USD (0 = no cap)."""
     env = dict(os.environ if env is None else env)
     path = path or Path(env.get("TRACKER_CONFIG") or DEFAULT_CONFIG)
     with path.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle) or {}
     redis_cfg, spool, audit = raw.get("redis") or {}, raw.get("spool") or {}, raw.get("audit") or {}
     defaults = Settings()
+    spool_dir, audit_dir = spool.get("dir", defaults.spool_dir), audit.get("dir", defaults.audit_dir)
     return Settings(
-        redis_url=env.get("MAXIMUS_REDIS_URL") or redis_cfg.get("url", defaults.redis_url),
+        redis_url=env.get("MAXIMUS_REDIS_URL") or env.get("REDIS_URL") or redis_cfg.get("url", defaults.redis_url),
         stream=env.get("MAXIMUS_EVENT_STREAM") or redis_cfg.get("stream", defaults.stream),
         group=redis_cfg.get("group", defaults.group),
         stream_maxlen=int(redis_cfg.get("stream_maxlen", defaults.stream_maxlen)),
         dedupe_ttl_s=int(redis_cfg.get("dedupe_ttl_s", defaults.dedupe_ttl_s)),
-        spool_dir=Path(env.get("MAXIMUS_SPOOL_DIR") or spool.get("dir", defaults.spool_dir)),
+        spool_dir=Path(env.get("MAXIMUS_SPOOL_DIR") or _run_dir_default(env, "tracker-spool", spool_dir)),
         queue_size=int(spool.get("queue_size", defaults.queue_size)),
-        audit_dir=Path(env.get("TRACKER_AUDIT_DIR") or audit.get("dir", defaults.audit_dir)),
+        audit_dir=Path(env.get("TRACKER_AUDIT_DIR") or _run_dir_default(env, "tracker-audit", audit_dir)),
         audit_max_bytes=int(audit.get("max_bytes", defaults.audit_max_bytes)),
         audit_backups=int(audit.get("backups", defaults.audit_backups)),
-        budget_usd=float(env.get("MAXIMUS_BUDGET_USD") or (raw.get("budget") or {}).get("monthly_usd", 20.0)),
+        budget_usd=float(
+            env.get("MAXIMUS_BUDGET_USD")
+            or env.get("MAXIMUS_MONTHLY_BUDGET_USD")  # the router's name for the same figure
+            or (raw.get("budget") or {}).get("monthly_usd", 20.0)
+        ),
         cloud_reference=_price(raw.get("cloud_reference")),
         subscription_usd_month=float(raw.get("cloud_subscription_usd_month", defaults.subscription_usd_month)),
         prices={str(group): _price(price) for group, price in (raw.get("prices") or {}).items()},

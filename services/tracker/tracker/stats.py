@@ -19,8 +19,18 @@ def _ratio(part: float, whole: float) -> float | None:
 
 
 def _tiers(totals: dict[str, float]) -> dict[str, dict[str, Any]]:
-    tiers = {t: {"sovereign": t in SOVEREIGN_TIERS, "requests": 0, "failures": 0, "input_tokens": 0,
-                 "output_tokens": 0, "cost_usd": 0.0, "attempt_failures": 0} for t in TIERS}
+    tiers = {
+        t: {
+            "sovereign": t in SOVEREIGN_TIERS,
+            "requests": 0,
+            "failures": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost_usd": 0.0,
+            "attempt_failures": 0,
+        }
+        for t in TIERS
+    }
     for name, value in totals.items():
         parts = name.split(SEP)
         if len(parts) < 2 or parts[1] not in tiers:
@@ -69,13 +79,22 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
             "all_time": None if math.isnan(all_time) else all_time,
             "last_24h": _ratio(sum(h.get("sovereign", 0) for h in hours), sum(h.get("answered", 0) for h in hours)),
         },
-        "tokens": {"input": sum(r["input_tokens"] for r in tiers.values()),
-                   "output": sum(r["output_tokens"] for r in tiers.values())},
+        "tokens": {
+            "input": sum(r["input_tokens"] for r in tiers.values()),
+            "output": sum(r["output_tokens"] for r in tiers.values()),
+        },
         "cost_usd": sum(r["cost_usd"] for r in tiers.values()),
-        "budget": {"month": month_key(now).rsplit(":", 1)[1], "spent_usd": spent, "limit_usd": settings.budget_usd,
-                   "used": _ratio(spent, settings.budget_usd)},
-        "saved_usd": {"all_time": totals.get("saved_usd", 0.0), "month": month.get("saved_usd", 0.0),
-                      "cloud_subscription_usd_month": settings.subscription_usd_month},
+        "budget": {
+            "month": month_key(now).rsplit(":", 1)[1],
+            "spent_usd": spent,
+            "limit_usd": settings.budget_usd,
+            "used": _ratio(spent, settings.budget_usd),
+        },
+        "saved_usd": {
+            "all_time": totals.get("saved_usd", 0.0),
+            "month": month.get("saved_usd", 0.0),
+            "cloud_subscription_usd_month": settings.subscription_usd_month,
+        },
         "fallbacks": _labelled(totals, "fb"),
         "route_decisions": _labelled(totals, "route"),
         "privacy_pins": _labelled(totals, "pin"),

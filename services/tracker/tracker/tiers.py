@@ -40,10 +40,19 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
-def load_tier_map(path: Path | None = None) -> dict[str, str]:
-    """The tier map from the LiteLLM config file; empty when the file is absent (events then carry the tier)."""
-    path = path or config_path()
-    if not path.is_file():
-        return {}
+def _read_yaml(path: Path) -> Mapping[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return tier_map_from_config(yaml.safe_load(handle) or {})
+        return yaml.safe_load(handle) or {}
+
+
+def load_tier_map(path: Path | None = None) -> dict[str, str]:
+    """The tier map from the LiteLLM config file and the cloud groups beside it (cloud.yaml, whose groups
+    exist only when their keys are set); empty when the file is absent (events then carry the tier)."""
+    path = path or config_path()
+    groups: dict[str, str] = {}
+    cloud = path.with_name("cloud.yaml")
+    if cloud.is_file():
+        groups.update(tier_map_from_config({"model_list": _read_yaml(cloud).get("groups") or []}))
+    if path.is_file():
+        groups.update(tier_map_from_config(_read_yaml(path)))
+    return groups

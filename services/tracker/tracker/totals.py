@@ -30,25 +30,26 @@ HOUR_TTL_S = 49 * 3600
 SEP = "|"
 
 # KEYS: stream, totals, month, hour, seen, call.
-# ARGV: group, entry id, dedupe ttl, hour ttl, terminal (0/1), n_event, n_totals, n_month, n_hour, pairs...
+# ARGV: group, entry id, dedupe ttl, hour ttl, terminal (0/1), JSON {"event"|"totals"|"month"|"hour": {field: "amount"}}
+# (amounts are strings, so that no precision is lost on the way to HINCRBYFLOAT).
 # Returns 0: duplicate event (only acknowledged); 1: event applied; 2: event applied and request counted.
 APPLY_SCRIPT = """
-local function incr(key, pos, n)
-  for i = 0, n - 1 do
-    redis.call('HINCRBYFLOAT', key, ARGV[pos + 2 * i], ARGV[pos + 2 * i + 1])
+local function incr(key, amounts)
+  for name, amount in pairs(amounts or {}) do
+    redis.call('HINCRBYFLOAT', key, name, amount)
   end
-  return pos + 2 * n
 end
 if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[3]) then
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
   return 0
 end
-local pos = incr(KEYS[2], 10, tonumber(ARGV[6]))
+local inc = cjson.decode(ARGV[6])
+incr(KEYS[2], inc['event'])
 local result = 1
 if ARGV[5] == '1' and redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[3]) then
-  pos = incr(KEYS[2], pos, tonumber(ARGV[7]))
-  pos = incr(KEYS[3], pos, tonumber(ARGV[8]))
-  incr(KEYS[4], pos, tonumber(ARGV[9]))
+  incr(KEYS[2], inc['totals'])
+  incr(KEYS[3], inc['month'])
+  incr(KEYS[4], inc['hour'])
   redis.call('EXPIRE', KEYS[4], ARGV[4])
   result = 2
 end
