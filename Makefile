@@ -15,14 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[vision,dev]'
 	touch $(STAMP)
 
-# The official CLIs for the power tier, at the versions pinned in cli-proxy/package.json (optional: needs npm).
-$(NPM_STAMP): cli-proxy/package.json
+# The official CLIs for the power tier, at the versions locked in cli-proxy/package-lock.json (optional: needs
+# npm). Their install scripts are not needed to run headless.
+$(NPM_STAMP): cli-proxy/package-lock.json
 	@if command -v npm >/dev/null; then \
-		npm install --prefix cli-proxy --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
+		npm ci --prefix cli-proxy --ignore-scripts --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
 	else echo "npm not found: the power tier's CLIs are not installed"; fi
 
-install: $(STAMP) $(wildcard cli-proxy/package.json)
-	@if [ -f cli-proxy/package.json ]; then $(MAKE) --no-print-directory $(NPM_STAMP); fi
+install: $(STAMP) $(NPM_STAMP)
 
 up: install
 	$(BIN)/maximus up

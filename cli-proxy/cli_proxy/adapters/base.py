@@ -104,6 +104,10 @@ class CliAdapter(ABC):
         name = "home" if self.shared_home else f"worker-{slot}"
         return state_dir / self.name / name
 
+    def probe_home(self, state_dir: Path) -> Path:
+        """Where readiness probes run: never a worker's directory, which a request may be using."""
+        return self.home_dir(state_dir, 0) if self.shared_home else state_dir / self.name / "probe"
+
     def prepare_home(self, home: Path) -> None:
         """Create the state directory and link the operator's credentials into it."""
         home.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,108 @@
+"""OpenAI chat requests: checked for what a CLI can honour, then turned into a system prompt and a transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from cli_proxy.adapters.base import Prompt
+from maximus.openai_errors import OpenAIError
+
+_SYSTEM_ROLES = {"system", "developer"}
+_TURN_ROLES = {"user", "assistant"}
+# Accepted and ignored: the CLIs have no such knobs, and clients send them by default.
+# Refused with a 400: parameters whose effect the caller relies on.
+_REFUSED = {
+    "tools": "tools are not supported: the CLI proxy runs pure chat with the CLIs' tools off",
+    "functions": "functions are not supported: the CLI proxy runs pure chat with the CLIs' tools off",
+    "logprobs": "logprobs are not available from the CLIs",
+    "audio": "audio output is not available from the CLIs",
+}
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool = False
+    n: int | None = None
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    logprobs: bool | None = None
+    audio: Any = None
+    response_format: dict[str, Any] | None = None
+    stream_options: dict[str, Any] | None = None
+
+
+def _bad(message: str, param: str | None = None, code: str = "unsupported_parameter") -> OpenAIError:
+    return OpenAIError(400, message, code=code, param=param)
+
+
+def check_supported(req: ChatRequest) -> None:
+    """A clear 400 for every parameter a CLI cannot honour."""
+    if req.n is not None and req.n != 1:
+        raise _bad("n > 1 is not supported: a CLI gives one answer per request.", "n")
+    for name, reason in _REFUSED.items():
+        value = getattr(req, name)
+        if value not in (None, False, []):
+            raise _bad(f"'{name}': {reason}.", name)
+    if req.tool_choice not in (None, "none", "auto"):
+        raise _bad("'tool_choice': tools are not supported by the CLI proxy.", "tool_choice")
+    if req.response_format and req.response_format.get("type") not in (None, "text"):
+        raise _bad("'response_format': only text answers are supported by the CLI proxy.", "response_format")
+    if not req.messages:
+        raise _bad("'messages' must hold at least one message.", "messages", "invalid_request")
+
+
+def _text(message: dict[str, Any], index: int) -> str:
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise _bad(
+                    f"messages[{index}]: content parts of type '{kind}' are not supported; only text reaches the CLIs.",
+                    f"messages.{index}.content",
+                )
+            parts.append(str(part.get("text", "")))
+        return "".join(parts)
+    raise _bad(
+        f"messages[{index}].content must be a string or a list of text parts.",
+        f"messages.{index}.content",
+        "invalid_request",
+    )
+
+
+def build_prompt(req: ChatRequest) -> Prompt:
+    """System and developer messages become the system prompt; earlier turns a transcript; the last the ask."""
+    system: list[str] = []
+    turns: list[tuple[str, str]] = []
+    for index, message in enumerate(req.messages):
+        role = message.get("role")
+        if role in _SYSTEM_ROLES:
+            system.append(_text(message, index))
+        elif role in _TURN_ROLES:
+            if message.get("tool_calls"):
+                raise _bad(f"messages[{index}]: tool calls are not supported.", f"messages.{index}.tool_calls")
+            turns.append((role, _text(message, index)))
+        else:
+            raise _bad(f"messages[{index}]: role '{role}' is not supported (tools are off).", f"messages.{index}.role")
+    if not turns or turns[-1][0] != "user":
+        raise _bad("The last message must come from the user.", "messages", "invalid_request")
+    return Prompt("\n\n".join(s for s in system if s) or None, _transcript(turns))
+
+
+def _transcript(turns: list[tuple[str, str]]) -> str:
+    if len(turns) == 1:
+        return turns[0][1]
+    lines = ["Here is our conversation so far:", ""]
+    for role, text in turns[:-1]:
+        lines += [f"<{role}>", text, f"</{role}>", ""]
+    lines += ["Reply to this last message from the user:", "", turns[-1][1]]
+    return "\n".join(lines)

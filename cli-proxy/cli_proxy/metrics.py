@@ -1,0 +1,37 @@
+"""Prometheus metrics of the CLI proxy (counts and timings, never content)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "cli_proxy_requests", "Chat requests by CLI, model and outcome.", ["cli", "model", "outcome"], registry=r
+        )
+        self.duration = Histogram(
+            "cli_proxy_request_duration_seconds",
+            "Whole request, queue included.",
+            ["cli"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.first_text = Histogram(
+            "cli_proxy_first_text_seconds", "CLI start to its first answer text.", ["cli"], buckets=_SECONDS, registry=r
+        )
+        self.queue_wait = Histogram(
+            "cli_proxy_queue_wait_seconds", "Wait for a free CLI slot.", ["cli"], buckets=_SECONDS, registry=r
+        )
+        self.running = Gauge("cli_proxy_running_processes", "CLI processes now running.", ["cli"], registry=r)
+        self.waiting = Gauge("cli_proxy_waiting_requests", "Requests queued for a slot.", ["cli"], registry=r)
+        self.tokens = Counter("cli_proxy_tokens", "Tokens reported by the CLIs.", ["cli", "kind"], registry=r)
+        self.cost = Counter("cli_proxy_cost_usd", "Cost reported by the CLIs (Claude).", ["cli"], registry=r)
+        self.kills = Counter(
+            "cli_proxy_killed_processes", "CLI process groups killed before they ended.", ["cli", "reason"], registry=r
+        )
+        self.ready = Gauge("cli_proxy_cli_ready", "1 when the CLI is installed and authenticated.", ["cli"], registry=r)

@@ -1,0 +1,160 @@
+"""One chat request through a CLI: model lookup, a worker slot, a temporary directory, the process, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cli_proxy.adapters import ADAPTERS, CliAdapter, Prompt, RunPaths
+from cli_proxy.config import ModelEntry, Settings
+from cli_proxy.events import Event, Failure, FailureKind
+from cli_proxy.metrics import Metrics
+from cli_proxy.readiness import Readiness
+from cli_proxy.runner import CliRun, RunLimits, run_capture
+from maximus.openai_errors import OpenAIError
+
+
+class SlotPool:
+    """At most `size` processes of one CLI; each holds a slot number (its worker state directory)."""
+
+    def __init__(self, size: int) -> None:
+        self._free: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(size):
+            self._free.put_nowait(slot)
+
+    async def acquire(self, timeout_s: float) -> int | None:
+        try:
+            return await asyncio.wait_for(self._free.get(), timeout_s)
+        except TimeoutError:
+            return None
+
+    def release(self, slot: int) -> None:
+        self._free.put_nowait(slot)
+
+
+@dataclass(frozen=True)
+class Target:
+    entry: ModelEntry
+    adapter: CliAdapter
+    executable: Path
+
+
+class CliProxy:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.adapters = {name: ADAPTERS[name](cli) for name, cli in settings.clis.items()}
+        self.pools = {name: SlotPool(cli.concurrency) for name, cli in settings.clis.items()}
+        self.readiness = Readiness(settings, self.adapters)
+        self.live: set[CliRun] = set()
+        self.on_spawn: Callable[[str, int], None] | None = None  # for tests and benchmarks
+
+    def target(self, model: str) -> Target:
+        """The CLI behind `model`, found now (a CLI installed later is picked up): else 404."""
+        entry = self.settings.models.get(model)
+        if entry is None:
+            known = ", ".join(sorted(self.settings.models))
+            raise OpenAIError(
+                404, f"The model '{model}' does not exist here (known: {known}).", code="model_not_found", param="model"
+            )
+        adapter = self.adapters[entry.cli]
+        path = self.readiness.executable(entry.cli)
+        if path is None:
+            raise OpenAIError(
+                404,
+                f"The model '{model}' needs the {entry.cli} CLI, which is not installed: {adapter.install_hint}.",
+                code="model_not_found",
+                param="model",
+            )
+        return Target(entry, adapter, path)
+
+    async def _preflight(self, target: Target, home: Path, cwd: Path) -> Failure | None:
+        """Ask the CLI whether it is logged in where its headless run would wait forever otherwise."""
+        adapter = target.adapter
+        if adapter.static_auth(os.environ).authenticated or (probe := adapter.auth_probe(home)) is None:
+            return None
+        timeout = self.settings.probe_timeout_s
+        code, out, _ = await run_capture(
+            [str(target.executable), *probe.args], adapter.child_env(probe.env), cwd, timeout
+        )
+        if code is None:
+            return Failure(
+                FailureKind.TIMEOUT, f"`{adapter.name} {' '.join(probe.args)}` did not answer within {timeout:g}s"
+            )
+        if not adapter.auth_from_probe(code, out).authenticated:
+            return Failure(FailureKind.AUTH, f"{adapter.name} is not logged in: {adapter.login_hint}.")
+        return None
+
+    async def run(self, target: Target, prompt: Prompt) -> AsyncIterator[Event]:
+        """The CLI's events for one request; the process group is gone when this generator is closed."""
+        cli = target.entry.cli
+        timeouts = target.adapter.settings.timeouts
+        queued = time.monotonic()
+        self.metrics.waiting.labels(cli).inc()
+        try:
+            slot = await self.pools[cli].acquire(timeouts.queue_timeout_s)
+        finally:
+            self.metrics.waiting.labels(cli).dec()
+        self.metrics.queue_wait.labels(cli).observe(time.monotonic() - queued)
+        if slot is None:
+            yield Failure(
+                FailureKind.BUSY,
+                f"All {target.adapter.settings.concurrency} {cli} slots stayed busy "
+                f"for {timeouts.queue_timeout_s:g}s; retry later.",
+            )
+            return
+        scratch = Path(tempfile.mkdtemp(prefix=f"cli-proxy-{cli}-"))
+        try:
+            async for event in self._run_in(target, prompt, slot, scratch):
+                yield event
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.pools[cli].release(slot)
+
+    async def _run_in(self, target: Target, prompt: Prompt, slot: int, scratch: Path) -> AsyncIterator[Event]:
+        adapter, cli = target.adapter, target.entry.cli
+        paths = RunPaths(cwd=scratch / "cwd", scratch=scratch, home=adapter.home_dir(self.settings.state_dir, slot))
+        paths.cwd.mkdir()
+        adapter.prepare_home(paths.home)
+        if adapter.preflight_auth and (failure := await self._preflight(target, paths.home, paths.cwd)):
+            yield failure
+            return
+        invocation = adapter.prepare(target.entry.model_flag, prompt, paths)
+        t = adapter.settings.timeouts
+        limits = RunLimits(t.first_byte_timeout_s, t.idle_timeout_s, t.total_timeout_s, t.kill_grace_s)
+        run = CliRun(
+            [str(target.executable), *invocation.args],
+            adapter.child_env(invocation.env),
+            paths.cwd,
+            prompt.text.encode(),
+            adapter.parser(),
+            limits,
+            on_spawn=(lambda pid: self.on_spawn(cli, pid)) if self.on_spawn else None,
+        )
+        self.live.add(run)
+        self.metrics.running.labels(cli).inc()
+        try:
+            try:
+                await run.start()
+            except RuntimeError as exc:
+                yield Failure(FailureKind.CRASH, str(exc))
+                return
+            async for event in run.events():
+                yield event
+        finally:
+            self.metrics.running.labels(cli).dec()
+            self.live.discard(run)
+            await run.close()
+
+    async def shutdown(self) -> None:
+        """Kill every CLI process still running (the service is stopping)."""
+        for run in list(self.live):
+            with suppress(Exception):
+                await run.close()

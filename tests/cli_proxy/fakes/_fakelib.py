@@ -1,0 +1,113 @@
+"""Shared by the fake CLIs: scenario choice, output, and the process tricks the tests need.
+
+The scenario comes from the prompt (`SCENARIO=<name>`, also `PIDFILE=<path>`, `DELAY=<s>`, `SLEEP=<s>`)
+or from FAKE_CLI_SCENARIO; the fakes print exactly the line formats documented in
+shared/reference/cli-tools.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+_OPTION = re.compile(r"\b(SCENARIO|PIDFILE|DELAY|SLEEP|EXIT|GATE)=(\S+)")
+
+
+def options(prompt: str) -> dict[str, str]:
+    found = dict(_OPTION.findall(prompt))
+    found.setdefault("SCENARIO", os.environ.get("FAKE_CLI_SCENARIO", "ok"))
+    return found
+
+
+def emit(obj: dict[str, Any] | str) -> None:
+    line = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def record_pids(opts: dict[str, str], with_child: bool = True) -> None:
+    """Write our pid (and a child's, same process group) to PIDFILE so tests can check they are gone."""
+    path = opts.get("PIDFILE")
+    if not path:
+        return
+    pids = [os.getpid()]
+    if with_child:
+        child = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL)
+        pids.append(child.pid)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(" ".join(str(p) for p in pids))
+    os.replace(tmp, path)
+
+
+def stall(opts: dict[str, str], ignore_term: bool = False, record: bool = True) -> None:
+    if record:
+        record_pids(opts)
+    if ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(1)
+
+
+def delay(opts: dict[str, str]) -> float:
+    return float(opts.get("DELAY", "0"))
+
+
+def pause(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def words(text: str) -> list[str]:
+    """The answer split in deltas the way a model streams them (words with their spaces)."""
+    return re.findall(r"\S+\s*", text)
+
+
+def echo_answer(**fields: Any) -> str:
+    return json.dumps(fields, sort_keys=True)
+
+
+def forbid(argv: list[str], flags: tuple[str, ...]) -> None:
+    for flag in flags:
+        if flag in argv:
+            fail(f"fake: the proxy must never pass {flag}", 97)
+
+
+def value_after(argv: list[str], flag: str) -> str | None:
+    if flag in argv and argv.index(flag) + 1 < len(argv):
+        return argv[argv.index(flag) + 1]
+    return None
+
+
+def read_stdin() -> str:
+    return sys.stdin.read()
+
+
+def gated_words(opts: dict[str, str], timeout: float = 10.0) -> list[str]:
+    """Deltas for the 'gated' scenario: the second waits until the test creates GATE, which it does only
+    after receiving the first; a proxy that buffers would make the fake give up and say 'late'."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(opts["GATE"]):
+        if time.monotonic() > deadline:
+            return ["late"]
+        time.sleep(0.01)
+    return ["second ", "third"]
+
+
+def read_file(path: str | None) -> str | None:
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return fh.read()

@@ -1,0 +1,126 @@
+"""The real CLIs from npm (cli-proxy/node_modules): versions, and each one's real not-logged-in path.
+
+Install them with `npm ci --prefix cli-proxy` (or `npm install --prefix cli-proxy`); without them these tests skip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cli_proxy.conftest import NODE_BIN, RunningProxy, make_config, serve, wait_gone
+
+PACKAGES = NODE_BIN.parent
+VERSIONS = {
+    "claude": ("@anthropic-ai/claude-code", "{v} (Claude Code)"),
+    "gemini": ("@google/gemini-cli", "{v}"),
+    "codex": ("@openai/codex", "codex-cli {v}"),
+}
+CREDENTIAL_ENV = (
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_GCA",
+    "CODEX_API_KEY",
+    "OPENAI_API_KEY",
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not all((NODE_BIN / name).exists() for name in VERSIONS),
+        reason="the npm CLIs are not installed: run `npm ci --prefix cli-proxy`",
+    ),
+]
+
+
+def installed_version(cli: str) -> str:
+    package, shape = VERSIONS[cli]
+    version = json.loads((PACKAGES / package / "package.json").read_text())["version"]
+    return shape.format(v=version)
+
+
+@pytest.fixture(scope="module")
+def logged_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No credentials anywhere; HOME is a fresh directory so nothing of the user's is read or written."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CREDENTIAL_ENV:
+            patch.delenv(name, raising=False)
+        patch.setenv("HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def real_proxy(tmp_path_factory: pytest.TempPathFactory, logged_out: Path) -> Iterator[RunningProxy]:
+    with serve(real_config(tmp_path_factory.mktemp("real"), logged_out)) as proxy:
+        proxy.wait_checked(timeout=120)
+        yield proxy
+
+
+def real_config(tmp_path: Path, home: Path, **cli_extra: dict[str, Any]) -> Path:
+    empty = home / "no-credentials"
+    empty.mkdir(exist_ok=True)
+    clis = {
+        name: {
+            "credentials_from": str(empty),
+            "first_byte_timeout_s": 30,
+            "total_timeout_s": 60,
+            "kill_grace_s": 2,
+            **cli_extra.get(name, {}),
+        }
+        for name in VERSIONS
+    }
+    clis["gemini"]["env"] = {}
+    return make_config(tmp_path, clis, search_path=[str(NODE_BIN)], probe_timeout_s=60)
+
+
+def test_versions_detected_and_not_logged_in_shown_in_readyz(real_proxy: RunningProxy) -> None:
+    response = httpx.get(f"{real_proxy.base_url}/readyz", timeout=30)
+    assert response.status_code == 503
+    report = response.json()
+    for cli in VERSIONS:
+        status = report["clis"][cli]
+        assert status["installed"] and status["path"] == str(NODE_BIN / cli)
+        assert status["version"] == installed_version(cli), status
+        assert status["state"] == "not_authenticated", status
+        assert status["authenticated"] is False and status["fix"]
+    assert report["ready"] is False and report["models"] == []
+
+
+@pytest.mark.parametrize("model", ["claude-opus", "gemini-2.5-pro", "gpt-5.5"])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_real_not_logged_in_is_401(real_proxy: RunningProxy, model: str, streaming: bool) -> None:
+    real_proxy.spawned.clear()
+    response = real_proxy.chat(model, "Say hello", stream=streaming)
+    assert response.status_code == 401, response.text
+    error = response.json()["error"]
+    assert error["code"] == "cli_not_authenticated"
+    hint = {"claude-opus": "setup-token", "gemini-2.5-pro": "GEMINI_API_KEY", "gpt-5.5": "codex login"}[model]
+    assert hint in error["message"]
+    if model != "gpt-5.5":  # codex is caught by `codex login status` before `codex exec` would wait forever
+        assert real_proxy.spawned
+    assert wait_gone([pid for _, pid in real_proxy.spawned]) == []
+    cli = {"claude-opus": "claude", "gemini-2.5-pro": "gemini", "gpt-5.5": "codex"}[model]
+    assert real_proxy.readyz()["clis"][cli]["state"] == "not_authenticated"
+
+
+def test_codex_with_a_key_but_no_network_does_not_hang(
+    tmp_path: Path, logged_out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, `codex exec` retries and then waits for the network forever: the proxy must answer anyway."""
+    monkeypatch.setenv("CODEX_API_KEY", "sk-" + "test" * 8)
+    config = real_config(tmp_path, logged_out, codex={"first_byte_timeout_s": 25})
+    with serve(config) as proxy:
+        response = proxy.chat("gpt-5.5", "Say hello")
+        # Here (no network): 503 "waiting for network" or 504; with network the fake key gives 401.
+        assert response.status_code in {401, 503, 504}, response.text
+        assert proxy.spawned and wait_gone([pid for _, pid in proxy.spawned]) == []
+        assert "sk-testtest" not in response.text

@@ -1,0 +1,93 @@
+"""Through the real LiteLLM proxy: max-genius answered by the CLI proxy (fake CLIs), and the fallback to the
+local tier when the CLI proxy is down."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli_proxy.conftest import API_KEY, make_config
+from tests.support import stack
+from tests.support.processes import free_port, running
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cli_proxy_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def litellm_to_cli_proxy(
+    workdir: Path, ollama_double: stack.HttpDouble, redis_server: stack.RedisServer, cli_proxy_port: int
+) -> Iterator[stack.LiteLLMProxy]:
+    """LiteLLM with max-genius/max-opus pointed at the port where the tests run (or stop) the CLI proxy."""
+    backends = {
+        "OLLAMA_API_BASE": ollama_double.base_url,
+        "REDIS_URL": redis_server.url,
+        "CLI_PROXY_API_BASE": f"http://127.0.0.1:{cli_proxy_port}/v1",
+        "CLI_PROXY_API_KEY": API_KEY,
+    }
+    with stack.litellm_proxy(workdir, backends) as proxy:
+        yield proxy
+
+
+@contextlib.contextmanager
+def cli_proxy_process(tmp_path: Path, port: int) -> Iterator[None]:
+    """`maximus serve cli-proxy` as a real process, with the fake CLIs."""
+    env = {
+        "CLI_PROXY_CONFIG": str(make_config(tmp_path)),
+        "CLI_PROXY_API_KEY": API_KEY,
+        "MAXIMUS_ENV_FILE": str(tmp_path / "absent.env"),
+        "MAXIMUS_RUN_DIR": str(tmp_path / "run"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    cmd = [sys.executable, "-m", "maximus.cli", "serve", "cli-proxy", "--host", "127.0.0.1", "--port", str(port)]
+    with running(cmd, env=env, log_path=tmp_path / "cli-proxy.log", health_url=f"http://127.0.0.1:{port}/healthz"):
+        yield
+
+
+def ask(proxy: stack.LiteLLMProxy, model: str, stream: bool = False) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream}
+    with httpx.Client(timeout=120) as client:
+        response = client.post(f"{proxy.openai_base_url}/chat/completions", json=body, headers=proxy.headers())
+        response.read()
+        return response
+
+
+def test_max_genius_is_answered_by_the_cli_proxy(
+    litellm_to_cli_proxy: stack.LiteLLMProxy, cli_proxy_port: int, tmp_path: Path
+) -> None:
+    with cli_proxy_process(tmp_path, cli_proxy_port):
+        response = ask(litellm_to_cli_proxy, "max-genius")
+        assert response.status_code == 200, response.text
+        assert response.headers.get("x-litellm-model-group") == "max-genius"
+        body = response.json()
+        assert body["choices"][0]["message"]["content"] == "Hello from fake Claude. How can I help?"
+        assert body["usage"]["completion_tokens"] == 40
+
+        streamed = ask(litellm_to_cli_proxy, "max-genius", stream=True)
+        assert streamed.status_code == 200, streamed.text
+        chunks = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
+        text = "".join((c["choices"][0]["delta"].get("content") or "") for c in chunks if c.get("choices"))
+        assert text == "Hello from fake Claude. How can I help?"
+        assert any((c.get("usage") or {}).get("completion_tokens") == 40 for c in chunks)
+
+
+def test_max_genius_falls_back_to_local_when_the_cli_proxy_is_down(
+    litellm_to_cli_proxy: stack.LiteLLMProxy, ollama_double: stack.HttpDouble
+) -> None:
+    ollama_double.clear()
+    response = ask(litellm_to_cli_proxy, "max-genius")  # nothing listens on the CLI proxy's port now
+    assert response.status_code == 200, response.text
+    assert response.headers.get("x-litellm-model-group") == "max-buddy"
+    assert response.json()["choices"][0]["message"]["content"]
+    assert any(r.get("path") == "/api/chat" for r in ollama_double.requests())
