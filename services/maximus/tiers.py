@@ -46,7 +46,7 @@ def _cli_fixes(readiness: Any) -> list[str]:
     """The fixes the CLI proxy's /readyz gives for each CLI that is not ready."""
     clis = readiness.get("clis", {}) if isinstance(readiness, dict) else {}
     return [f"{name}: {info.get('fix')}" for name, info in clis.items()
-            if isinstance(info, dict) and not info.get("ready") and info.get("fix")]
+            if isinstance(info, dict) and info.get("state") != "ready" and info.get("fix")]
 
 
 def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:

@@ -98,6 +98,9 @@ def test_status_reports_each_tier(native_env: dict[str, str], started) -> None:
     assert by_name["local"]["state"] == "up"
     assert by_name["vision"]["state"] == "degraded" and by_name["vision"]["fix"]
     assert by_name["power"]["state"] == "absent" and by_name["power"]["fix"]
+    if (REPO / "cli-proxy" / "node_modules" / ".bin" / "claude").exists():
+        assert "no CLI logged in" in by_name["power"]["detail"]
+        assert "claude setup-token" in by_name["power"]["fix"], "the real CLI's not-logged-in path gives the fix"
     assert by_name["cloud"]["state"] == "absent"
     assert report["services"]["tracker"] is True and report["services"]["redis"] is True
 
