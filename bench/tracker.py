@@ -2,7 +2,7 @@
 
 1. Events per second the tracker sustains: N mixed events are added to the stream while the tracker runs;
    the figure is N / (time until the consumer group has read and acknowledged all of them). Baseline, same
-   Redis and same run: a bare consumer that only reads and acknowledges (no counting), the ceiling.
+   Redis and same run: a bare consumer that only reads, acknowledges and deletes (no counting): the ceiling.
 2. Latency the callback adds to a request: the same LiteLLM proxy config, with the tracker callback and
    without any callback, both on the same OpenAI double; requests alternate between them, sequentially;
    p50 and p99 of client-side latency, and the difference.
@@ -80,6 +80,7 @@ def bare_consumer_rate(server: RedisProcess, events: list[AttemptEvent]) -> floa
         ids = [entry_id for entry_id, _ in reply[0][1]] if reply else []
         if ids:
             client.xack(stream, "bare", *ids)
+            client.xdel(stream, *ids)
         done += len(ids)
     client.close()
     return len(events) / (time.perf_counter() - started)
@@ -178,7 +179,7 @@ def main() -> None:
             rate = tracker_rate(server, tracker, events)
             bare = bare_consumer_rate(server, events)
             print(
-                f"tracker consumption: {rate:,.0f} events/s (bare XREADGROUP+XACK on the same Redis: "
+                f"tracker consumption: {rate:,.0f} events/s (bare XREADGROUP+XACK+XDEL on the same Redis: "
                 f"{bare:,.0f} events/s; ratio {rate / bare:.2f}) over {args.events:,} events"
             )
             tracker.stop()

@@ -53,9 +53,11 @@ def reason_label(reason: str) -> str:
     """The router writes reasons as sentences ("privacy: secret (...) kept local", "classifier: power (0.91)",
     "power tier cooling down: skipped to local"); the label is the leading word, and a leading tier name means
     the tier was skipped."""
-    match = re.match(r"[a-z_]+", reason.strip().lower())
-    word = match.group(0) if match else "other"
-    return "skipped" if word in TIERS else word
+    text = reason.strip().lower()
+    match = re.match(r"([a-z_]+)( tier\b)?", text)
+    if match is None:
+        return "other"
+    return "skipped" if match.group(2) and match.group(1) in TIERS else match.group(1)
 
 
 def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]) -> Resolved:

@@ -36,6 +36,15 @@ BATCH = 500
 CLAIM_IDLE_MS = 60_000
 
 
+def _one_result_per_entry(parsed: list[tuple[str, Resolved | None]], results: list[Any]) -> list[Any]:
+    """An invalid entry queued two commands (XACK, XDEL): keep the first reply of each entry."""
+    out, position = [], 0
+    for _, r in parsed:
+        out.append(results[position])
+        position += 1 if r is not None else 2
+    return out
+
+
 class Consumer:
     def __init__(
         self,
@@ -97,6 +106,7 @@ class Consumer:
         trimmed = [entry_id for entry_id, fields in entries if not fields]  # deleted by MAXLEN while pending
         if trimmed:
             await self.client.xack(self.settings.stream, self.settings.group, *trimmed)
+            await self.client.xdel(self.settings.stream, *trimmed)
         entries = [(entry_id, fields) for entry_id, fields in entries if fields]
         if entries:
             await self.process(entries)
@@ -131,10 +141,11 @@ class Consumer:
         for entry, r in parsed:
             if r is None:
                 pipe.xack(self.settings.stream, self.settings.group, entry)
+                pipe.xdel(self.settings.stream, entry)
             else:
                 await self._queue_apply(pipe, entry, r)
         results = await pipe.execute()
-        self._observe(parsed, results)
+        self._observe(parsed, _one_result_per_entry(parsed, results))
 
     async def _audit_new_requests(self, requests: list[Resolved]) -> None:
         """Write the audit line of each request not yet counted (before the counting step)."""

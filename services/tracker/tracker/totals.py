@@ -33,6 +33,7 @@ SEP = "|"
 # ARGV: group, entry id, dedupe ttl, hour ttl, terminal (0/1), JSON {"event"|"totals"|"month"|"hour": {field: "amount"}}
 # (amounts are strings, so that no precision is lost on the way to HINCRBYFLOAT).
 # Returns 0: duplicate event (only acknowledged); 1: event applied; 2: event applied and request counted.
+# An entry is deleted once acknowledged: the stream holds only what is not yet counted (MAXLEN is a safety cap).
 APPLY_SCRIPT = """
 local function incr(key, amounts)
   for name, amount in pairs(amounts or {}) do
@@ -41,6 +42,7 @@ local function incr(key, amounts)
 end
 if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[3]) then
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
   return 0
 end
 local inc = cjson.decode(ARGV[6])
@@ -54,6 +56,7 @@ if ARGV[5] == '1' and redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[3]) then
   result = 2
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
 return result
 """
 

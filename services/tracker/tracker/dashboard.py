@@ -1,0 +1,110 @@
+"""`maximus dashboard`: a live terminal view of the tracker's /stats, for people without Grafana."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+TIER_ORDER = ("local", "vision", "power", "creative", "cloud")
+
+
+class DashboardError(RuntimeError):
+    """The tracker could not be read."""
+
+
+def fetch_stats(url: str, api_key: str | None, timeout: float = 5.0) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/stats", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise DashboardError(f"cannot reach the tracker at {url} ({type(exc).__name__})") from exc
+    if response.status_code != 200:
+        raise DashboardError(f"the tracker answered {response.status_code} at {url}/stats")
+    return response.json()
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _ratio_style(value: float | None) -> str:
+    return "dim" if value is None else ("green" if value >= 0.9 else "red")
+
+
+def tier_table(stats: dict[str, Any]) -> Table:
+    table = Table(title="Calls per tier", expand=True)
+    for column in ("tier", "answered", "failed", "share", "tokens in", "tokens out", "cost USD"):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    total = stats["requests"] or 0
+    for tier in TIER_ORDER:
+        row = stats["tiers"].get(tier, {})
+        name = Text(
+            tier + (" (sovereign)" if row.get("sovereign") else ""), style="green" if row.get("sovereign") else "yellow"
+        )
+        share = row.get("requests", 0) / total if total else None
+        table.add_row(
+            name,
+            str(row.get("requests", 0)),
+            str(row.get("failures", 0)),
+            _percent(share),
+            f"{row.get('input_tokens', 0):,}",
+            f"{row.get('output_tokens', 0):,}",
+            f"{row.get('cost_usd', 0.0):.4f}",
+        )
+    return table
+
+
+def summary(stats: dict[str, Any]) -> Group:
+    ratio = stats["sovereignty_ratio"]
+    budget, saved = stats["budget"], stats["saved_usd"]
+    lines = Text()
+    lines.append("Sovereignty  all time ")
+    lines.append(_percent(ratio["all_time"]), style=_ratio_style(ratio["all_time"]))
+    lines.append("   last 24 h ")
+    lines.append(_percent(ratio["last_24h"]), style=_ratio_style(ratio["last_24h"]))
+    lines.append("   (target 90%)\n")
+    lines.append(
+        f"Budget {budget['month']}  ${budget['spent_usd']:.2f} of ${budget['limit_usd']:.2f}  "
+        f"({_percent(budget['used'])})\n"
+    )
+    lines.append(
+        f"Saved  this month ${saved['month']:.2f}   all time ${saved['all_time']:.2f}   "
+        f"(flat cloud subscription ${saved['cloud_subscription_usd_month']:.2f}/month)\n"
+    )
+    fallbacks = ", ".join(f"{k}: {v}" for k, v in sorted(stats["fallbacks"].items())) or "none"
+    pins = ", ".join(f"{k}: {v}" for k, v in sorted(stats["privacy_pins"].items())) or "none"
+    lines.append(f"Fallbacks {fallbacks}   Privacy pins {pins}")
+    used = min(budget["used"] or 0.0, 1.0)
+    bar = ProgressBar(total=1.0, completed=used, complete_style="red" if used >= 0.8 else "green")
+    return Group(lines, bar)
+
+
+def render(stats: dict[str, Any], url: str) -> Panel:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return Panel(Group(summary(stats), tier_table(stats)), title="Maximus: Sovereignty", subtitle=f"{url}  {stamp}")
+
+
+def run(url: str, api_key: str | None, once: bool, interval: float, console: Console | None = None) -> None:
+    """Print one frame (`once`) or refresh every `interval` seconds until interrupted."""
+    console = console or Console()
+    if once:
+        console.print(render(fetch_stats(url, api_key), url))
+        return
+    with Live(console=console, refresh_per_second=4, screen=False) as live:
+        while True:
+            try:
+                live.update(render(fetch_stats(url, api_key), url))
+            except DashboardError as exc:
+                live.update(Panel(Text(str(exc), style="red"), title="Maximus: Sovereignty"))
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                return
