@@ -6,6 +6,7 @@ Tests that need a differently configured proxy use tests.support.stack.litellm_p
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import stack
+
+# Tests that import LiteLLM must not retry a download of its price table (no network here).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture(scope="session")

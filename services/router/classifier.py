@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from router.features import extract, words_of
+from router.features import STEM_LEN, extract, opener_features, shape_features, words_of
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,42 @@ class TierClassifier:
         model = json.loads(path.read_text(encoding="utf-8"))
         return cls(model["classes"], model["bias"], model["weights"])
 
-    def scores(self, text: str, boosts: dict[str, float] | None = None, words: list[str] | None = None) -> TierScores:
-        a, b, c = self.bias
-        get = self.weights.get
+    def raw_totals(self, text: str, words: list[str] | None = None) -> list[float]:
+        """Bias plus the weights of every feature of router.features.extract (reference implementation)."""
+        totals = list(self.bias)
         for feature in extract(text, words):
+            row = self.weights.get(feature)
+            if row is not None:
+                totals = [t + w for t, w in zip(totals, row, strict=True)]
+        return totals
+
+    def _totals(self, text: str, words: list[str] | None) -> list[float]:
+        """Same sum as raw_totals without building the feature list (the hot path: ~2x faster)."""
+        words = words_of(text) if words is None else words
+        get = self.weights.get
+        a, b, c = self.bias
+        for feature in shape_features(text, len(words)) + opener_features(words):
             row = get(feature)
             if row is not None:
-                a += row[0]
-                b += row[1]
-                c += row[2]
-        totals = [a, b, c]
+                a, b, c = a + row[0], b + row[1], c + row[2]
+        previous = None
+        for word in words:
+            row = get(word)
+            if row is not None:
+                a, b, c = a + row[0], b + row[1], c + row[2]
+            if len(word) > STEM_LEN:
+                row = get("s:" + word[:STEM_LEN])
+                if row is not None:
+                    a, b, c = a + row[0], b + row[1], c + row[2]
+            if previous is not None:
+                row = get(previous + " " + word)
+                if row is not None:
+                    a, b, c = a + row[0], b + row[1], c + row[2]
+            previous = word
+        return [a, b, c]
+
+    def scores(self, text: str, boosts: dict[str, float] | None = None, words: list[str] | None = None) -> TierScores:
+        totals = self._totals(text, words)
         if boosts:
             for i, name in enumerate(self.classes):
                 totals[i] += boosts.get(name, 0.0)

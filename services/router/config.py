@@ -104,11 +104,16 @@ class RoutingConfig:
 
 
 def default_config_path() -> Path:
-    """MAXIMUS_ROUTING_CONFIG, else litellm/routing.yaml of the source tree, else of the working directory."""
+    """MAXIMUS_ROUTING_CONFIG, else litellm/routing.yaml of the source tree (editable install), of
+    $MAXIMUS_HOME (the container's /opt/maximus) or of the working directory."""
     env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env)
-    for candidate in (PACKAGE_DIR.parents[1] / "litellm" / "routing.yaml", Path.cwd() / "litellm" / "routing.yaml"):
+    candidates = [PACKAGE_DIR.parents[1] / "litellm" / "routing.yaml"]
+    if os.environ.get("MAXIMUS_HOME"):
+        candidates.append(Path(os.environ["MAXIMUS_HOME"]) / "litellm" / "routing.yaml")
+    candidates.append(Path.cwd() / "litellm" / "routing.yaml")
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return PACKAGE_DIR.parents[1] / "litellm" / "routing.yaml"
@@ -147,10 +152,18 @@ def _privacy(raw: dict[str, Any]) -> PrivacyConfig:
     )
 
 
+def _monthly_budget(raw: dict[str, Any]) -> float:
+    """One budget for the router and the tracker's alerts: the tracker's setting unless routing.yaml sets one."""
+    if "monthly_usd" in raw and not os.environ.get(BUDGET_ENV):
+        return float(raw["monthly_usd"] or 0)
+    from tracker.settings import load_settings  # no LiteLLM import: cheap
+
+    return load_settings().budget_usd
+
+
 def _budget(raw: dict[str, Any]) -> BudgetConfig:
-    monthly = os.environ.get(BUDGET_ENV) or raw.get("monthly_usd", 0)
     return BudgetConfig(
-        monthly_usd=float(monthly or 0),
+        monthly_usd=_monthly_budget(raw),
         warn_ratio=float(raw.get("warn_ratio", 0.8)),
         redis_url_env=str(raw.get("redis_url_env", "REDIS_URL")),
         spend_key=str(raw.get("spend_key", BudgetConfig.spend_key)),

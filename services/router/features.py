@@ -7,8 +7,8 @@ import re
 
 _WORD = re.compile(r"[^\W_]+(?:['+#][^\W_]*)*")
 _CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
-HEAD_CHARS = 1500  # long prompts: the opening and the end carry the task; bounds the decision time
-TAIL_CHARS = 500
+HEAD_CHARS = 1000  # long prompts: the opening and the end carry the task; bounds the decision time
+TAIL_CHARS = 300
 STEM_LEN = 5
 
 
@@ -19,7 +19,7 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(lower)
 
 
-def _shape(text: str, n: int) -> list[str]:
+def shape_features(text: str, n: int) -> list[str]:
     length = "1" if n <= 2 else "3" if n <= 5 else "8" if n <= 12 else "20" if n <= 25 else "60" if n <= 60 else "more"
     shape = [f"len:{length}"]
     if "```" in text or "\n    " in text or "\n\t" in text:
@@ -33,13 +33,18 @@ def _shape(text: str, n: int) -> list[str]:
     return shape
 
 
+def opener_features(words: list[str]) -> list[str]:
+    if not words:
+        return []
+    if len(words) == 1:
+        return ["open:" + words[0]]
+    return ["open:" + words[0], "open2:" + words[0] + " " + words[1]]
+
+
 def extract(text: str, words: list[str] | None = None) -> list[str]:
+    """Every feature of a prompt, in order (router.classifier sums their weights without building this list)."""
     words = words_of(text) if words is None else words
-    features = _shape(text, len(words))
-    if words:
-        features.append("open:" + words[0])
-        if len(words) > 1:
-            features.append("open2:" + words[0] + " " + words[1])
+    features = shape_features(text, len(words)) + opener_features(words)
     previous = None
     for word in words:
         features.append(word)

@@ -58,8 +58,7 @@ async def litellm_tier_health(policy: RoutingPolicy) -> TierHealth:
             if not ids:
                 down[tier] = "not configured"
                 continue
-            cooling = await llm_router.cooldown_cache.async_get_active_cooldowns(model_ids=ids,
-                                                                                parent_otel_span=None)
+            cooling = await llm_router.cooldown_cache.async_get_active_cooldowns(model_ids=ids, parent_otel_span=None)
             if len({entry[0] for entry in cooling or ()}) >= len(ids):
                 down[tier] = "cooling down"
         except Exception as exc:  # health is advisory: never fail a request over it
@@ -80,8 +79,7 @@ class RoutingHook(CustomLogger):
         if self._policy is None:
             policy = default_policy()
             self._spend = SpendReader(policy.config.budget)
-            self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS,
-                                                 policy.config.budget.redis_url_env)
+            self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS, policy.config.budget.redis_url_env)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -99,17 +97,26 @@ class RoutingHook(CustomLogger):
             return data
         policy, spend, redis_health = self._state()
         headers = request_headers(data)
-        decision = policy.decide(data, headers=headers, budget=await spend.aread(),
-                                 health=await self._health(policy, redis_health))
+        decision = policy.decide(
+            data, headers=headers, budget=await spend.aread(), health=await self._health(policy, redis_health)
+        )
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):
             metadata = data["metadata"] = {}
         metadata.update(decision.metadata())
         if decision.refused:
-            raise HTTPException(status_code=403, detail={"error": {
-                "message": "This request carries private data and the requested model is not local; "
-                           "the operator's policy refuses it. Use max-auto or a local model.",
-                "type": "permission_error", "param": "model", "code": "private_data_not_local"}})
+            raise HTTPException(
+                status_code=403,
+                detail={
+                    "error": {
+                        "message": "This request carries private data and the requested model is not local; "
+                        "the operator's policy refuses it. Use max-auto or a local model.",
+                        "type": "permission_error",
+                        "param": "model",
+                        "code": "private_data_not_local",
+                    }
+                },
+            )
         data["model"] = decision.model
         if decision.pinned_local:
             data["disable_fallbacks"] = True
@@ -129,8 +136,10 @@ class RoutingHook(CustomLogger):
             return None
         reasons = metadata.get("maximus_route_detail") or metadata.get("maximus_route_reasons") or []
         reason = "; ".join(str(r) for r in reasons)
-        return {TIER_HEADER: str(metadata["maximus_tier"]),
-                REASON_HEADER: "".join(c if 32 <= ord(c) < 127 else "?" for c in reason)[:300]}
+        return {
+            TIER_HEADER: str(metadata["maximus_tier"]),
+            REASON_HEADER: "".join(c if 32 <= ord(c) < 127 else "?" for c in reason)[:300],
+        }
 
 
 proxy_hook = RoutingHook()

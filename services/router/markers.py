@@ -18,12 +18,13 @@ _PERSON = (
     r"|employee|patient|client|neighbou?r|girlfriend|boyfriend|fianc[ée]e?)\b))"
 )
 # Capitalised pairs that are not people (sentence openers followed by a title-cased word).
-_NOT_NAMES = frozenset(
-    "The This That What When Where Which Write Please Explain Tell Give Help Make Create Draft How Why Can Could "
-    "Would Should Dear Hello Thanks Compare Describe Summarize Summarise List New York United States Monday "
-    "Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "
-    "September October November December".split()
-)
+_NOT_NAME_WORDS = """
+    The This That What When Where Which Write Please Explain Tell Give Help Make Create Draft How Why
+    Can Could Would Should Dear Hello Thanks Compare Describe Summarize Summarise List New York United
+    States Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May
+    June July August September October November December
+    """
+_NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
 
 
 _SPECIAL = set("\\.^$*+?{}[]|()")
@@ -81,14 +82,24 @@ class Term:
         return self.gate in views.words if self.word_gate else self.gate in views.lower
 
 
-@dataclass(frozen=True)
 class TermSet:
-    """Word-bounded regex terms, each behind its literal gate; matched on lower-cased text."""
+    """Word-bounded regex terms, each behind its literal gate; matched on lower-cased text. Whole-word gates
+    are looked up in the text's word set at once; the others are substring tests."""
 
-    terms: tuple[Term, ...]
+    def __init__(self, terms: Iterable[Term]) -> None:
+        self.terms = tuple(terms)
+        self._by_word: dict[str, list[Term]] = {}
+        for term in self.terms:
+            if term.word_gate and term.gate:
+                self._by_word.setdefault(term.gate, []).append(term)
+        self._word_gates = frozenset(self._by_word)
+        self._others = tuple(t for t in self.terms if not (t.word_gate and t.gate))
 
     def finditer(self, views: TextViews) -> Iterator[re.Match[str]]:
-        for term in self.terms:
+        for gate in self._word_gates & views.words:
+            for term in self._by_word[gate]:
+                yield from term.pattern.finditer(views.lower)
+        for term in self._others:
             if term.possible(views):
                 yield from term.pattern.finditer(views.lower)
 
@@ -104,7 +115,7 @@ def compile_terms(terms: Iterable[str]) -> TermSet | None:
             gate = literal_gate(pattern)
             word_gate = gate is not None and _whole_word_gate(pattern, gate)
             compiled.append(Term(gate, word_gate, re.compile(r"\b(?:" + pattern + r")(?!\w)")))
-    return TermSet(tuple(compiled)) if compiled else None
+    return TermSet(compiled) if compiled else None
 
 
 compile_markers = compile_terms
@@ -113,7 +124,9 @@ compile_health = compile_terms
 
 _PERSON_RE = re.compile(_PERSON)
 # The user about themselves, right before the health term: "I was diagnosed", "my insulin", "I'm on antidepressants".
-_FIRST_PERSON_BEFORE = re.compile(r"(?i)\b(?:I(?:'m| am| was| have been| got| have|'ve been|'ve)|my)\b(?:\s+\S+){0,3}\s*$")
+_FIRST_PERSON_BEFORE = re.compile(
+    r"(?i)\b(?:I(?:'m| am| was| have been| got| have|'ve been|'ve)|my)\b(?:\s+\S+){0,3}\s*$"
+)
 _SENTENCE_END = re.compile(r"[!?\n]|(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bMx)(?<!\bDr)(?<!\bProf)\.")
 
 

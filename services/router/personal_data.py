@@ -7,6 +7,7 @@ costs one scan."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import phonenumbers
@@ -22,12 +23,38 @@ _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 # Labels of national ID numbers (lower-cased); a label followed closely by a number with 5+ digits is a hit.
-_ID_LABELS = ("ssn", "social security", "national id", "national identity", "national insurance", "nino",
-              "sécurité sociale", "securite sociale", "nir", "insee", "bsn", "burgerservicenummer", "dni", "nie",
-              "codice fiscale", "steuer-id", "steuerid", "steueridentifikationsnummer", "personnummer", "pesel",
-              "aadhaar", "tax id", "tax identification number", "sin number", "id card number", "identity card")
+_ID_LABELS = (
+    "ssn",
+    "social security",
+    "national id",
+    "national identity",
+    "national insurance",
+    "nino",
+    "sécurité sociale",
+    "securite sociale",
+    "nir",
+    "insee",
+    "bsn",
+    "burgerservicenummer",
+    "dni",
+    "nie",
+    "codice fiscale",
+    "steuer-id",
+    "steuerid",
+    "steueridentifikationsnummer",
+    "personnummer",
+    "pesel",
+    "aadhaar",
+    "tax id",
+    "tax identification number",
+    "sin number",
+    "id card number",
+    "identity card",
+)
 _AFTER_LABEL = re.compile(r"[^\n\d]{0,25}?([a-z0-9][a-z0-9 .-]{5,22}[a-z0-9])")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_SIX_PAIRED = re.compile(r"\d\d ?\d\d ?\d\d")
+_CF_CORE = re.compile(r"\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]")
 _CODICE_FISCALE = re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b")
 _DNI = re.compile(r"\b\d{8}-?[A-Z]\b")
 _NIR = re.compile(r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b")
@@ -37,6 +64,7 @@ _PASSPORT = re.compile(
     r"[\s:#]{0,3}([a-z0-9]{6,9})\b"
 )
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}\b")
 _RESERVED_TLDS = (".example", ".test", ".invalid", ".localhost", ".local")
 
 
@@ -70,7 +98,7 @@ def has_payment_card(text: str | TextViews) -> bool:
         chunk = views.text[span.start : span.end]
         for match in _CARD.finditer(chunk):
             start, end = span.start + match.start(), span.start + match.end()
-            if start and views.text[start - 1] in ".,-" or end < len(views.text) and views.text[end] == "-":
+            if (start and views.text[start - 1] in ".,-") or (end < len(views.text) and views.text[end] == "-"):
                 continue  # part of a decimal, a version or a dash-separated code
             number = _digits(match.group(0))
             if number[0] in "23456" and luhn.is_valid(number):
@@ -85,9 +113,15 @@ def has_iban(text: str | TextViews) -> bool:
     return any(iban.is_valid(m.group(0)) for m in _IBAN.finditer(views.text))
 
 
-def _labelled_id(lower: str) -> bool:
+_LABEL_FIRST_WORDS = {label: re.split(r"[^\w]+", label)[0] for label in _ID_LABELS}
+
+
+def _labelled_id(views: TextViews) -> bool:
     """A labelled number counts even when a validator rejects it (e.g. a published SSN)."""
-    for label in _ID_LABELS:
+    lower = views.lower
+    for label, first_word in _LABEL_FIRST_WORDS.items():
+        if first_word not in views.words:
+            continue
         at = lower.find(label)
         while at != -1:
             end = at + len(label)
@@ -100,24 +134,22 @@ def _labelled_id(lower: str) -> bool:
 
 
 def _codice_fiscale(views: TextViews) -> bool:
-    # CF digits come in short runs right before capital letters (e.g. 85T10A562S).
-    text = views.text
-    if not any(s.digits <= 3 and s.end < len(text) and text[s.end].isupper() for s in views.numeric_spans):
+    # A codice fiscale is one 16-character token (e.g. RSSMRA85T10A562S): only long tokens can hold one.
+    if not views.long_text or _CF_CORE.search(views.long_text) is None:
         return False
-    return any(codicefiscale.is_valid(m.group(0)) for m in _CODICE_FISCALE.finditer(text))
+    return any(codicefiscale.is_valid(m.group(0)) for m in _CODICE_FISCALE.finditer(views.long_text))
 
 
 def has_national_id(text: str | TextViews) -> bool:
     views = _views(text)
-    if not views.numeric_spans:
-        return False
     top = views.max_digits
-    if top >= 9 and any(_bounded(views.text, *m.span()) and ssn.is_valid(m.group(0))
-                        for m in _SSN.finditer(views.text)):
+    if top >= 9 and any(
+        _bounded(views.text, *m.span()) and ssn.is_valid(m.group(0)) for m in _SSN.finditer(views.text)
+    ):
         return True
-    if top >= 5 and _labelled_id(views.lower):
+    if top >= 5 and _labelled_id(views):
         return True
-    if top >= 6 and _NINO.search(views.text) is not None:
+    if top >= 6 and _SIX_PAIRED.search(views.text) is not None and _NINO.search(views.text) is not None:
         return True
     if top >= 13 and any(nir.is_valid(m.group(0)) for m in _NIR.finditer(views.text)):
         return True
@@ -133,13 +165,34 @@ def has_passport(text: str | TextViews) -> bool:
     return any(any(c.isdigit() for c in m.group(1)) for m in _PASSPORT.finditer(views.lower))
 
 
-def has_phone_number(text: str | TextViews, region: str) -> bool:
-    views = _views(text)
+def _phone_candidates(views: TextViews) -> Iterator[str]:
+    """Strings that may be one phone number: numeric spans of 7-15 digits (with a leading + or parenthesis),
+    and the trailing groups of longer or mixed spans ("room 12 555-123-4567"). Dates are skipped."""
+    text = views.text
     for span in views.numeric_spans:
         if span.digits < 7:
             continue
-        window = views.text[max(0, span.start - 6) : span.end + 12]
-        for _ in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
+        raw = text[span.start : span.end]
+        if _DATE.match(raw):
+            continue
+        prefix = text[span.start - 1] if span.start and text[span.start - 1] in "+(" else ""
+        if span.digits <= 15:
+            yield prefix + raw
+        groups = raw.split()
+        for k in range(1, min(len(groups), 8)):
+            tail = " ".join(groups[k:])
+            if 7 <= sum(c.isdigit() for c in tail) <= 15:
+                yield tail
+
+
+def has_phone_number(text: str | TextViews, region: str) -> bool:
+    """Parsed and validated by phonenumbers (numbers without +country code are read for `region`)."""
+    for candidate in _phone_candidates(_views(text)):
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
             return True
     return False
 

@@ -3,6 +3,7 @@ and explicit markers. Reports kinds and detector names only; the matched text is
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,14 +40,16 @@ class PrivacyGuard:
         )
         self._markers = compile_markers(config.markers)
         self._health = compile_health(config.health_terms)
-        # Conversations resend earlier turns: remember per-text results (keys are the texts, kept in memory only).
-        self._cache: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
+        # Conversations resend earlier turns: remember per-text results, keyed by a digest so that no scanned
+        # text (and no secret in it) stays in memory.
+        self._cache: OrderedDict[bytes, tuple[tuple[str, str], ...]] = OrderedDict()
 
     def scan_text(self, text: str) -> tuple[tuple[str, str], ...]:
         """(kind, detector) pairs found in one text."""
-        cached = self._cache.get(text)
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(text)
+            self._cache.move_to_end(key)
             return cached
         views = TextViews(text)
         found = [("secret", name) for name in sorted(find_secrets(views, self._secret_rules))]
@@ -56,7 +59,7 @@ class PrivacyGuard:
         if has_marker(views, self._markers):
             found.append(("marker", "explicit_marker"))
         result = tuple(found)
-        self._cache[text] = result
+        self._cache[key] = result
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return result

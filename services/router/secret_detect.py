@@ -48,13 +48,34 @@ _PLUGINS: tuple[tuple[str, RegexBasedDetector, tuple[str, ...], str], ...] = (
     ("aws_key", AWSKeyDetector(), ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"), "long"),
     ("aws_key_named", AWSKeyDetector(), ("aws",), "lower"),
     ("github_token", GitHubTokenDetector(), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), "long"),
-    ("gitlab_token", GitLabTokenDetector(), ("glpat-", "gldt-", "glptt-", "glrt-", "glsoat-", "glcbt-", "glimt-",
-                                             "glagent-", "gloas-", "glft-", "glffct-", "GR1348941"), "long"),
+    (
+        "gitlab_token",
+        GitLabTokenDetector(),
+        (
+            "glpat-",
+            "gldt-",
+            "glptt-",
+            "glrt-",
+            "glsoat-",
+            "glcbt-",
+            "glimt-",
+            "glagent-",
+            "gloas-",
+            "glft-",
+            "glffct-",
+            "GR1348941",
+        ),
+        "long",
+    ),
     ("slack_token", SlackDetector(), ("xox", "hooks.slack.com"), "long"),
     ("stripe_key", StripeDetector(), ("k_live_",), "long"),
     ("openai_key", OpenAIDetector(), ("T3BlbkFJ",), "long"),
-    ("private_key", PrivateKeyDetector(), ("PRIVATE KEY", "PuTTY-User-Key", "BEGIN OPENSSH", "BEGIN SSH2",
-                                           "BEGIN PGP"), "text"),
+    (
+        "private_key",
+        PrivateKeyDetector(),
+        ("PRIVATE KEY", "PuTTY-User-Key", "BEGIN OPENSSH", "BEGIN SSH2", "BEGIN PGP"),
+        "text",
+    ),
     ("jwt", JwtTokenDetector(), ("eyJ",), "long"),
     ("credentials_in_url", BasicAuthDetector(), ("://",), "long"),
     ("npm_token", NpmDetector(), ("_authToken", "npm_"), "long"),
@@ -76,8 +97,20 @@ _NEEDS_LONG_VALUE = frozenset({"aws_key_named", "cloudant_key", "ibm_cloud_iam",
 
 # Config-line assignments (password = '...', api_key: ...): detect-secrets' keyword regexes, run on short windows
 # around a trigger word of the lower-cased text.
-_KEYWORD_TRIGGERS = ("pass", "pwd", "secret", "contrase", "api_key", "apikey", "auth_key", "priv_key", "db_key",
-                     "token", "api key", "pin code")
+_KEYWORD_TRIGGERS = (
+    "pass",
+    "pwd",
+    "secret",
+    "contrase",
+    "api_key",
+    "apikey",
+    "auth_key",
+    "priv_key",
+    "db_key",
+    "token",
+    "api key",
+    "pin code",
+)
 _KEYWORD_REGEXES = tuple(ds_keyword.CONFIG_DENYLIST_REGEX_TO_GROUP.items()) + tuple(
     ds_keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items()
 )
@@ -223,6 +256,8 @@ def find_secrets(text: str | TextViews, rules: SecretRules) -> set[str]:
     """Names of the secret detectors that fire on `text` (empty when none)."""
     views = text if isinstance(text, TextViews) else TextViews(text)
     return (
-        _plugin_hits(views, rules) | _keyword_hits(views, rules) | _entropy_hits(views, rules)
+        _plugin_hits(views, rules)
+        | _keyword_hits(views, rules)
+        | _entropy_hits(views, rules)
         | _extra_hits(views, rules)
     )

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from router.config import PACKAGE_DIR
-from router.features import extract
+from router.classifier import TierClassifier
+from router.config import PACKAGE_DIR, load_config
+from router.features import extract, words_of
+from router.keywords import KeywordRules
 
 CLASSES = ["local", "power", "creative"]
 TRAINING_DIR = PACKAGE_DIR / "training"
@@ -73,25 +75,22 @@ def fit(examples: list[tuple[str, str]], l2: float = 0.02, steps: int = 600, lr:
     return {"classes": CLASSES, "bias": [round(float(v), 4) for v in b], "weights": weights}
 
 
-def _predict(model: dict, text: str) -> str:
-    totals = np.array(model["bias"], dtype=float)
-    for feature in extract(text):
-        row = model["weights"].get(feature)
-        if row is not None:
-            totals += row
-    return CLASSES[int(totals.argmax())]
-
-
-def cross_validate(examples: list[tuple[str, str]], folds: int) -> float:
+def cross_validate(examples: list[tuple[str, str]], folds: int, weights: tuple[float, ...]) -> dict[float, float]:
+    """Accuracy of held-back folds, for each keyword-rule weight (routing.yaml classifier.keyword_weight)."""
+    rules = KeywordRules(load_config().keywords)
     shuffled = examples[:]
     random.Random(7).shuffle(shuffled)
-    correct = 0
+    correct = dict.fromkeys(weights, 0)
     for k in range(folds):
         test = shuffled[k::folds]
-        train = [e for i, e in enumerate(shuffled) if i % folds != k]
-        model = fit(train)
-        correct += sum(_predict(model, text) == tier for text, tier in test)
-    return correct / len(shuffled)
+        model = fit([e for i, e in enumerate(shuffled) if i % folds != k])
+        classifier = TierClassifier(model["classes"], model["bias"], model["weights"])
+        for text, tier in test:
+            matches = rules.matches(text, words_of(text))
+            for weight in weights:
+                boosts = {t: weight * n for t, n in matches.items()}
+                correct[weight] += classifier.scores(text, boosts).best() == tier
+    return {weight: n / len(shuffled) for weight, n in correct.items()}
 
 
 def main() -> None:
@@ -100,10 +99,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
     examples = load_examples()
-    print(f"{len(examples)} training prompts: " + ", ".join(
-        f"{tier} {sum(t == tier for _, t in examples)}" for tier in CLASSES))
+    print(
+        f"{len(examples)} training prompts: "
+        + ", ".join(f"{tier} {sum(t == tier for _, t in examples)}" for tier in CLASSES)
+    )
     if args.folds:
-        print(f"{args.folds}-fold cross-validated accuracy: {cross_validate(examples, args.folds):.1%}")
+        results = cross_validate(examples, args.folds, (0.0, 1.0, 1.5, 2.0, 3.0))
+        print(
+            f"{args.folds}-fold cross-validated accuracy by keyword weight: "
+            + ", ".join(f"{w:g}: {acc:.1%}" for w, acc in results.items())
+        )
     model = fit(examples)
     args.out.write_text(json.dumps(model, separators=(",", ":"), sort_keys=True), encoding="utf-8")
     print(f"wrote {args.out} ({len(model['weights'])} features, {args.out.stat().st_size // 1024} KiB)")

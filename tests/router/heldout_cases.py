@@ -48,7 +48,8 @@ POWER = [
     "my react component re-renders like crazy whenever the parent state changes, how do i stop that",
     "write a bash script that backs up /var/www to s3 every night and keeps the last 7 copies",
     "why is my docker container exiting immediately with code 137",
-    "can you review this function and tell me what's wrong?\n```js\nfunction sum(a){ let t; for (x of a) t += x; return t }\n```",
+    "can you review this function and tell me what's wrong?\n```js\n"
+    "function sum(a){ let t; for (x of a) t += x; return t }\n```",
     "how should I shard a postgres table with 2 billion rows, and what breaks when I do",
     "implement LRU cache in python with O(1) get and put",
     "rust borrow checker complains 'cannot borrow as mutable more than once' inside my loop, what's the idiomatic fix",
@@ -66,7 +67,8 @@ POWER = [
     "how do I profile a slow django endpoint that makes too many SQL queries",
     "write a regular expression that matches IPv4 addresses and rejects 256.1.1.1",
     "solve the recurrence T(n) = 2T(n/2) + n log n",
-    "typescript: how do I type a function that takes an object and returns the same keys with values wrapped in Promise",
+    "typescript: how do I type a function that takes an object and returns the same keys with values wrapped in "
+    "Promise",
     "my CUDA kernel is slower than the CPU version, what are the usual causes",
     "design a rate limiter for an API gateway that works across multiple nodes",
     "evaluate the pros and cons of event sourcing for an e-commerce order system",
@@ -105,8 +107,12 @@ CREATIVE = [
     "write a children's picture book text about a cloud that wants to be rain",
 ]
 
-VISION_TEXTS = ["what does this sign say?", "is this mole something to worry about? it's on my arm",
-                "can you read the handwriting in this note", "which of these plants is the basil?"]
+VISION_TEXTS = [
+    "what does this sign say?",
+    "is this mole something to worry about? it's on my arm",
+    "can you read the handwriting in this note",
+    "which of these plants is the basil?",
+]
 
 
 def _user(content: Any) -> dict[str, Any]:
@@ -124,42 +130,85 @@ def private_cases() -> list[tuple[str, dict[str, Any]]]:
     anthropic = "sk-" + "ant-api03-" + "Zq8" * 12
     pem = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA" + "q" * 40 + "\n-----END RSA PRIVATE KEY-----"
     jwt_token = (
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ" + "."
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+        + "."
+        + "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
+        + "."
         + "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
     )
     pg = "postgres://" + "billing_svc" + ":" + "Tr0ub4dor-x9" + "@db.internal:5432/billing"
     return [
         ("slack", _request(_user(f"refactor this notifier, it posts with token {slack} and retries badly"))),
-        ("stripe-system", _request({"role": "system", "content": f"Use the Stripe key {stripe} for all calls."},
-                                   _user("Write a poem about payments."))),
+        (
+            "stripe-system",
+            _request(
+                {"role": "system", "content": f"Use the Stripe key {stripe} for all calls."},
+                _user("Write a poem about payments."),
+            ),
+        ),
         ("anthropic", _request(_user(f"export ANTHROPIC_API_KEY={anthropic}\nwhy does my script still say 401?"))),
         ("pem", _request(_user(f"is this key format right for paramiko?\n{pem}"))),
         ("jwt", _request(_user(f"decode this and explain the claims: {jwt_token}"))),
         ("pg-url", _request(_user(f"design indexes for my schema, connection is {pg}"))),
         ("iban", _request(_user("Draft a polite payment reminder; our IBAN is GB82 WEST 1234 5698 7654 32."))),
-        ("card-multimodal", _request(_user([
-            {"type": "text", "text": "write a short story that mentions my visa 4012 8888 8888 1881"}]))),
+        (
+            "card-multimodal",
+            _request(
+                _user([{"type": "text", "text": "write a short story that mentions my visa 4012 8888 8888 1881"}])
+            ),
+        ),
         ("phone", _request(_user("Brainstorm a birthday message for Marc, his mobile is +33 6 12 34 56 78"))),
         ("email", _request(_user("Write a persuasive email to priya.raman@gmail.com asking for a raise"))),
         ("health", _request(_user("Write a sick-leave note for Thomas Berger, diagnosed with depression last week"))),
         ("marker", _request(_user("Confidential: analyze our Q3 layoffs plan and compare scenarios"))),
         ("keep-local", _request(_user("Please keep this local - design a database schema for our patient intake"))),
         ("passport", _request(_user("fill a travel form template for me, passport number K4821937"))),
-        ("earlier-turn", _request(_user(f"here is my config: stripe_key = '{stripe}'"),
-                                  {"role": "assistant", "content": "Thanks."},
-                                  _user("Now write a strategic plan for our launch."))),
-        ("remote-image-secret", _request(_user([
-            {"type": "text", "text": f"my api_key: {stripe}, what is in this picture?"},
-            {"type": "image_url", "image_url": {"url": REMOTE_IMG}}]))),
+        (
+            "earlier-turn",
+            _request(
+                _user(f"here is my config: stripe_key = '{stripe}'"),
+                {"role": "assistant", "content": "Thanks."},
+                _user("Now write a strategic plan for our launch."),
+            ),
+        ),
+        (
+            "remote-image-secret",
+            _request(
+                _user(
+                    [
+                        {"type": "text", "text": f"my api_key: {stripe}, what is in this picture?"},
+                        {"type": "image_url", "image_url": {"url": REMOTE_IMG}},
+                    ]
+                )
+            ),
+        ),
     ]
 
 
 def tier_cases() -> list[tuple[str, dict[str, Any]]]:
-    cases = [(tier, _request(_user(text))) for tier, texts in
-             (("local", LOCAL), ("power", POWER), ("creative", CREATIVE)) for text in texts]
+    cases = [
+        (tier, _request(_user(text)))
+        for tier, texts in (("local", LOCAL), ("power", POWER), ("creative", CREATIVE))
+        for text in texts
+    ]
     for text in VISION_TEXTS:
-        cases.append(("vision", _request(_user([{"type": "text", "text": text},
-                                                {"type": "image_url", "image_url": {"url": IMG}}]))))
-    cases.append(("vision", _request(_user([{"type": "text", "text": "what's in this photo?"},
-                                            {"type": "image_url", "image_url": {"url": REMOTE_IMG}}]))))
+        cases.append(
+            (
+                "vision",
+                _request(_user([{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": IMG}}])),
+            )
+        )
+    cases.append(
+        (
+            "vision",
+            _request(
+                _user(
+                    [
+                        {"type": "text", "text": "what's in this photo?"},
+                        {"type": "image_url", "image_url": {"url": REMOTE_IMG}},
+                    ]
+                )
+            ),
+        )
+    )
     return cases

@@ -47,11 +47,15 @@ class HttpDouble:
     base_url: str
     port: int
 
+    @property
+    def control_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/_double/requests"
+
     def requests(self) -> list[dict[str, Any]]:
-        return httpx.get(f"{self.base_url}/_double/requests", timeout=5).json()
+        return httpx.get(self.control_url, timeout=5).json()
 
     def clear(self) -> None:
-        httpx.delete(f"{self.base_url}/_double/requests", timeout=5)
+        httpx.delete(self.control_url, timeout=5)
 
 
 @contextlib.contextmanager
@@ -64,11 +68,15 @@ def ollama_double(workdir: Path, models: str = "gemma3,llama3.1") -> Iterator[Ht
 
 
 @contextlib.contextmanager
-def openai_double(workdir: Path, name: str, fail_status: int | None = None) -> Iterator[HttpDouble]:
+def openai_double(workdir: Path, name: str, fail_status: int | None = None,
+                  usage: tuple[int, int] | None = None) -> Iterator[HttpDouble]:
+    """tests/doubles/openai_backend.py; `usage` = fixed (prompt, completion) token counts in every answer."""
     port = free_port()
     cmd = [PYTHON, "-m", "tests.doubles.openai_backend", "--port", str(port), "--name", name]
     if fail_status:
         cmd += ["--fail-status", str(fail_status)]
+    if usage:
+        cmd += ["--usage", f"{usage[0]},{usage[1]}"]
     with running(cmd, log_path=workdir / f"{name}-double-{port}.log",
                  health_url=f"http://127.0.0.1:{port}/v1/models"):
         yield HttpDouble(f"http://127.0.0.1:{port}/v1", port)

@@ -1,0 +1,206 @@
+"""The routing policy. Decision order, each step recording its reasons:
+explicit client choice → privacy guard → vision content → budget guard → tier health → context fit → classifier
+→ default local. No LiteLLM import: the live hook and `maximus route` share this code."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from router import context_fit, vision
+from router.budget import BudgetStatus, evaluate
+from router.classifier import TierClassifier, TierScores
+from router.config import TIERS, RoutingConfig, cached_config
+from router.decision import Decision
+from router.features import words_of
+from router.health import ALL_UP, TierHealth
+from router.keywords import KeywordRules
+from router.privacy import PrivacyFinding, PrivacyGuard
+from router.request import last_user_text
+
+CLOUD_CANDIDATES = ("power", "creative")
+
+
+@dataclass(frozen=True)
+class Explicit:
+    tier: str | None  # None: a model outside every tier (treated as non-sovereign)
+    model: str
+    source: str  # header | metadata | model
+
+
+class RoutingPolicy:
+    def __init__(self, config: RoutingConfig) -> None:
+        self.config = config
+        self.guard = PrivacyGuard(config.privacy)
+        self.keywords = KeywordRules(config.keywords)
+        path = config.classifier.model_file
+        self.classifier = TierClassifier.load(path) if path.is_file() else None
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def _model(self, tier: str, reasoning: bool = False) -> str:
+        models = self.config.tiers[tier].models
+        return models.get("reasoning", models["chat"]) if reasoning else models["chat"]
+
+    def _sovereign(self, tier: str | None) -> bool:
+        return tier is not None and self.config.tiers[tier].sovereign
+
+    def _explicit(self, request: dict[str, Any], headers: Mapping[str, str], reasons: list[str]) -> Explicit | None:
+        metadata = request.get("metadata") if isinstance(request.get("metadata"), dict) else {}
+        for source, value in (
+            ("header", headers.get(self.config.explicit_header)),
+            ("metadata", metadata.get(self.config.explicit_metadata_key)),
+        ):
+            if isinstance(value, str) and value.strip():
+                tier = value.strip().lower()
+                if tier in TIERS:
+                    return Explicit(tier, self._model(tier), source)
+                reasons.append(f"explicit tier '{tier[:20]}' unknown, ignored")
+        model = request.get("model")
+        if isinstance(model, str) and model and model != self.config.virtual_model:
+            return Explicit(self.config.tier_of_model(model), model, "model")
+        return None
+
+    def classify(self, text: str) -> TierScores | None:
+        return self.classify_with_keywords(text)[0]
+
+    def classify_with_keywords(self, text: str) -> tuple[TierScores | None, dict[str, int]]:
+        """Classifier scores (None without a model or text) and the keyword rules that matched."""
+        if self.classifier is None or not text.strip():
+            return None, {}
+        weight = self.config.classifier.keyword_weight
+        words = words_of(text)
+        matched = self.keywords.matches(text, words)
+        boosts = {tier: weight * n for tier, n in matched.items()}
+        return self.classifier.scores(text, boosts, words), matched
+
+    def _pick(self, scores: TierScores) -> str:
+        probs = scores.probabilities
+        best = max(CLOUD_CANDIDATES, key=lambda t: probs.get(t, 0.0))
+        if probs.get(best, 0.0) - probs.get("local", 0.0) > self.config.classifier.local_margin:
+            return best
+        return "local"
+
+    # -- the decision --------------------------------------------------------------------------------------
+    def decide(
+        self,
+        request: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+        budget: BudgetStatus | None = None,
+        health: TierHealth = ALL_UP,
+    ) -> Decision:
+        headers = {k.lower(): v for k, v in (headers or {}).items()}
+        budget = budget or evaluate(self.config.budget, None)
+        reasons: list[str] = []
+        explicit = self._explicit(request, headers, reasons)
+        if explicit:
+            reasons.append(f"explicit {explicit.source}: {explicit.model}")
+        text = last_user_text(request)
+
+        privacy = self.guard.scan(request)
+        media = vision.detect(request)
+        if privacy.hit:
+            return self._private(text, explicit, privacy, media, budget, reasons)
+        if media.hit and explicit and not self._sovereign(explicit.tier) and media.remote:
+            reasons.append("vision: remote image URL never handed to a non-local tier")
+            return Decision("vision", self._model("vision"), reasons, explicit=True, budget_state=budget.state)
+
+        if budget.reason():
+            reasons.append(budget.reason())
+        if explicit:
+            if budget.blocks_cloud and not self._sovereign(explicit.tier):
+                reasons.append("budget cap: explicit non-local choice sent local")
+                return Decision("local", self._model("local"), reasons, explicit=True, budget_state=budget.state)
+            return Decision(explicit.tier or "power", explicit.model, reasons, explicit=True, budget_state=budget.state)
+
+        if media.hit:
+            return self._vision(media.kinds, health, budget, reasons)
+        return self._auto(request, text, budget, health, reasons)
+
+    def _private(
+        self,
+        text: str,
+        explicit: Explicit | None,
+        privacy: PrivacyFinding,
+        media: vision.VisionFinding,
+        budget: BudgetStatus,
+        reasons: list[str],
+    ) -> Decision:
+        kinds, detectors = privacy.kinds, privacy.detectors
+        reasons.append(f"privacy: {', '.join(kinds)} ({', '.join(detectors)}) kept local, fallbacks disabled")
+        common = {
+            "pinned_local": True,
+            "privacy_kinds": kinds,
+            "privacy_detectors": detectors,
+            "budget_state": budget.state,
+        }
+        if explicit and self._sovereign(explicit.tier):
+            return Decision(explicit.tier, explicit.model, reasons, explicit=True, **common)
+        if explicit and self.config.privacy.action == "refuse":
+            reasons.append(f"refused: {explicit.model} is not a local model")
+            return Decision("local", explicit.model, reasons, explicit=True, refused=True, **common)
+        if explicit:
+            reasons.append(f"explicit {explicit.model} redirected to a local model")
+        if media.hit:
+            return Decision("vision", self._model("vision"), reasons, explicit=bool(explicit), **common)
+        scores = self.classify(text)
+        reasoning = scores is not None and self._pick(scores) == "power"
+        return Decision("local", self._model("local", reasoning), reasons, explicit=bool(explicit), **common)
+
+    def _vision(self, kinds: tuple[str, ...], health: TierHealth, budget: BudgetStatus, reasons: list[str]) -> Decision:
+        if health.is_down("vision"):
+            skip = self.config.health.skip_to
+            reasons.append(f"health: vision {health.down['vision']}, skipped to {skip}")
+            return Decision(skip, self._model(skip), reasons, budget_state=budget.state)
+        reasons.append(f"vision: {', '.join(kinds)} content")
+        return Decision("vision", self._model("vision"), reasons, budget_state=budget.state)
+
+    def _unavailable(self, tier: str, budget: BudgetStatus, health: TierHealth) -> str | None:
+        if self._sovereign(tier):
+            return None
+        if budget.blocks_cloud:
+            return "over budget"
+        if health.is_down(tier):
+            return health.down[tier]
+        return None
+
+    def _auto(
+        self, request: dict[str, Any], text: str, budget: BudgetStatus, health: TierHealth, reasons: list[str]
+    ) -> Decision:
+        fit = context_fit.check(request, self.config)
+        scores, matched = self.classify_with_keywords(text)
+        if not fit.fits:
+            why = self._unavailable("power", budget, health)
+            reasons.append(f"context: ~{fit.estimated_tokens} tokens exceed the local window of {fit.window}")
+            if why is None:
+                return Decision("power", self._model("power"), reasons, budget_state=budget.state)
+            reasons.append(f"power tier {why}: kept local")
+            return Decision("local", self._model("local", True), reasons, budget_state=budget.state)
+        if scores is None:
+            reasons.append("default: local")
+            return Decision("local", self._model("local"), reasons, budget_state=budget.state)
+        tier = self._pick(scores)
+        reasons.append(
+            f"classifier: {tier} ({scores.probabilities[tier]:.2f})"
+            + (f", keywords: {', '.join(sorted(matched))}" if matched else "")
+        )
+        rounded = {t: round(p, 3) for t, p in scores.probabilities.items()}
+        why = self._unavailable(tier, budget, health)
+        if why is not None:
+            skip = self.config.health.skip_to if not budget.blocks_cloud else "local"
+            reasons.append(f"{tier} tier {why}: skipped to {skip}")
+            return Decision(
+                skip, self._model(skip, tier == "power"), reasons, budget_state=budget.state, scores=rounded
+            )
+        return Decision(tier, self._model(tier), reasons, budget_state=budget.state, scores=rounded)
+
+
+_DEFAULT: RoutingPolicy | None = None
+
+
+def default_policy() -> RoutingPolicy:
+    """The policy built from the default routing.yaml (one per process)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = RoutingPolicy(cached_config())
+    return _DEFAULT

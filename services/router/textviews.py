@@ -1,0 +1,63 @@
+"""One pass over a text, shared by every detector: lower-cased copy, word set, long tokens, numeric spans.
+Detectors test these cheap views first and run their regexes only where a hit is possible, which keeps the
+privacy guard well under a millisecond on 4,000 characters."""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from functools import cached_property
+
+LONG_TOKEN_CHARS = 16
+_SPLIT_PUNCT = string.punctuation.replace("'", "").replace("_", "").encode()
+# bytes.translate is ~50x faster than str.translate on non-ASCII text; only ASCII bytes are replaced, so the
+# UTF-8 sequences of other characters stay intact.
+_PUNCT_TO_SPACE = bytes.maketrans(_SPLIT_PUNCT, b" " * len(_SPLIT_PUNCT))
+# Numbers of 5+ characters only: every detector that reads spans needs 5+ digits.
+_NUMERIC_SPAN = re.compile(r"\d[\d .()/-]{4,}")
+
+
+@dataclass(frozen=True)
+class NumericSpan:
+    start: int
+    end: int
+    digits: int
+
+
+class TextViews:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lower = text.lower()
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Lower-cased words (punctuation except ' and _ splits)."""
+        data = self.lower.encode("utf-8", "surrogatepass").translate(_PUNCT_TO_SPACE)
+        return frozenset(data.decode("utf-8", "surrogatepass").split())
+
+    @cached_property
+    def long_tokens(self) -> tuple[str, ...]:
+        """Whitespace-free tokens of 16+ characters: where keys and tokens live."""
+        return tuple([t for t in self.text.split() if len(t) >= LONG_TOKEN_CHARS])
+
+    @cached_property
+    def long_text(self) -> str:
+        return " ".join(self.long_tokens)
+
+    @cached_property
+    def numeric_spans(self) -> tuple[NumericSpan, ...]:
+        spans = []
+        for match in _NUMERIC_SPAN.finditer(self.text):
+            value = match.group(0)
+            if value.isdigit():
+                spans.append(NumericSpan(match.start(), match.end(), len(value)))
+                continue
+            value = value.rstrip(" .()/-")
+            digits = sum(c.isdigit() for c in value)
+            spans.append(NumericSpan(match.start(), match.start() + len(value), digits))
+        return tuple(spans)
+
+    @cached_property
+    def max_digits(self) -> int:
+        return max((s.digits for s in self.numeric_spans), default=0)

@@ -1,0 +1,42 @@
+"""The shipped classifier: the fast scoring path equals the reference feature sum; the model file is small."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.classifier import TierClassifier
+from router.features import words_of
+
+TEXTS = [
+    "hi",
+    "Write a Python function that merges two sorted lists.\n```python\ndef merge(a, b): ...\n```\nwith tests?",
+    "Écris un poème sur la pluie à Paris.",
+    "word " * 2000 + "final question: why does my build fail?",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def classifier(config) -> TierClassifier:
+    return TierClassifier.load(config.classifier.model_file)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_fast_path_equals_reference_sum(classifier: TierClassifier, text: str) -> None:
+    fast = classifier._totals(text, words_of(text))
+    reference = classifier.raw_totals(text)
+    assert fast == pytest.approx(reference)
+
+
+def test_model_file_is_small_and_scores_three_tiers(config, classifier: TierClassifier) -> None:
+    assert config.classifier.model_file.stat().st_size < 1_000_000
+    assert classifier.classes == ["local", "power", "creative"]
+    probabilities = classifier.scores("hello").probabilities
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+
+
+def test_keyword_boost_moves_the_decision(classifier: TierClassifier) -> None:
+    text = "tell me about lighthouses"
+    plain = classifier.scores(text).probabilities["creative"]
+    boosted = classifier.scores(text, {"creative": 4.0}).probabilities["creative"]
+    assert boosted > plain

@@ -1,0 +1,72 @@
+"""The LiteLLM hook called directly (the proxy path is in test_through_litellm.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-table download when LiteLLM imports
+
+import pytest
+from fastapi import HTTPException
+
+from router import litellm_hook
+from router.litellm_hook import RoutingHook, proxy_hook
+from router.policy import RoutingPolicy
+from tests.router import fakes
+from tests.router.fakes import ask
+
+
+def test_hooks_are_defined_on_the_registered_class() -> None:
+    # The proxy skips hooks inherited from a base class (shared/reference/litellm.md).
+    assert "async_pre_call_hook" in vars(type(proxy_hook))
+    assert "async_post_call_response_headers_hook" in vars(type(proxy_hook))
+
+
+async def test_max_auto_is_rewritten_with_metadata_and_headers() -> None:
+    hook = RoutingHook()
+    data = ask("Write a Python function that merges two sorted lists, with tests.")
+    data["proxy_server_request"] = {"headers": {}}
+    out = await hook.async_pre_call_hook(None, None, data, "acompletion")
+    assert out["model"] == "max-genius"
+    assert out["metadata"]["maximus_tier"] == "power"
+    assert out["metadata"]["maximus_route_reasons"]
+    headers = await hook.async_post_call_response_headers_hook(out, None, None)
+    assert headers["x-maximus-tier"] == "power" and "classifier: power" in headers["x-maximus-route-reason"]
+
+
+async def test_header_tier_from_the_proxy_request() -> None:
+    data = ask("hello")
+    data["proxy_server_request"] = {"headers": {"X-Maximus-Tier": "creative"}}
+    out = await RoutingHook().async_pre_call_hook(None, None, data, "acompletion")
+    assert out["model"] == "max-opus"
+
+
+async def test_private_request_is_pinned_and_fallbacks_disabled() -> None:
+    data = ask(f"deploy with {fakes.DB_URL}", model="max-genius", fallbacks=["max-cloud-openai"])
+    out = await RoutingHook().async_pre_call_hook(None, None, data, "acompletion")
+    assert out["model"] in ("max-buddy", "max-planner")
+    assert out["disable_fallbacks"] is True and "fallbacks" not in out
+    assert out["metadata"]["maximus_privacy_kinds"] == ["secret"]
+    assert out["metadata"]["maximus_route_reasons"] == ["explicit", "privacy"]
+    assert out["metadata"]["maximus_pinned_local"] is True
+
+
+async def test_refuse_policy_answers_403(config, monkeypatch) -> None:
+    refusing = RoutingPolicy(dataclasses.replace(config, privacy=dataclasses.replace(config.privacy, action="refuse")))
+    monkeypatch.setattr(litellm_hook, "default_policy", lambda: refusing)
+    with pytest.raises(HTTPException) as caught:
+        await RoutingHook().async_pre_call_hook(
+            None, None, ask(f"key {fakes.AWS_KEY_ID}", model="max-opus"), "acompletion"
+        )
+    assert caught.value.status_code == 403
+    assert fakes.AWS_KEY_ID not in str(caught.value.detail)
+
+
+async def test_other_call_types_are_left_alone() -> None:
+    data = {"model": "max-auto", "input": ["hello"]}
+    assert await RoutingHook().async_pre_call_hook(None, None, dict(data), "aembedding") == data
+
+
+async def test_no_headers_without_a_decision() -> None:
+    assert await RoutingHook().async_post_call_response_headers_hook({"metadata": {}}, None, None) is None
