@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,9 +25,9 @@ import httpx
 import redis
 import yaml
 
-from tests.support.processes import free_port, running
+from tests.support.stack import openai_double
 from tests.tracker.conftest import TEST_LITELLM_CONFIG, RedisProcess, TrackerProcess, wait_consumed
-from tests.tracker.stack import MASTER_KEY, proxy_env
+from tests.tracker.stack import DOUBLE_USAGE, MASTER_KEY, litellm_process, proxy_env
 from tracker.events import FAILURE, SUCCESS, AttemptEvent
 
 STREAM, GROUP = "maximus:events", "tracker"
@@ -109,25 +108,8 @@ def proxy(tmp: Path, name: str, callbacks: list[str], env: dict[str, str]) -> It
     config["litellm_settings"]["callbacks"] = callbacks
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    cmd = [
-        str(Path(sys.executable).parent / "litellm"),
-        "--config",
-        str(path),
-        "--port",
-        str(port),
-        "--num_workers",
-        "1",
-    ]
-    with running(
-        cmd,
-        env=env,
-        log_path=tmp / f"{name}.log",
-        cwd=tmp,
-        timeout=180,
-        health_url=f"http://127.0.0.1:{port}/health/liveliness",
-    ):
-        yield f"http://127.0.0.1:{port}"
+    with litellm_process(tmp, path, env, name=name, timeout=180) as base_url:
+        yield base_url
 
 
 def timed_request(client: httpx.Client, base_url: str) -> float:
@@ -140,16 +122,9 @@ def timed_request(client: httpx.Client, base_url: str) -> float:
 
 
 def callback_latency(tmp: Path, server: RedisProcess, requests: int) -> tuple[list[float], list[float]]:
-    double_port = free_port()
-    env = proxy_env(double_port, server.url, tmp / "spool")
     with contextlib.ExitStack() as stack:
-        stack.enter_context(
-            running(
-                [sys.executable, "-m", "tests.tracker.openai_double", "--port", str(double_port)],
-                log_path=tmp / "double.log",
-                health_url=f"http://127.0.0.1:{double_port}/healthz",
-            )
-        )
+        double = stack.enter_context(openai_double(tmp, "tiers", usage=DOUBLE_USAGE))
+        env = proxy_env(double.base_url, server.url, tmp / "spool")
         with_cb = stack.enter_context(proxy(tmp, "with-callback", ["tracker.litellm_callback.event_publisher"], env))
         without = stack.enter_context(proxy(tmp, "without-callbacks", [], env))
         client = stack.enter_context(httpx.Client(headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30))

@@ -55,10 +55,19 @@ class OllamaDouble:
     def model_entry(self, name: str) -> dict[str, Any]:
         family = name.split(":")[0]
         return {
-            "name": name, "model": name, "modified_at": _now(), "size": 3338801804,
+            "name": name,
+            "model": name,
+            "modified_at": _now(),
+            "size": 3338801804,
             "digest": hashlib.sha256(name.encode()).hexdigest(),
-            "details": {"parent_model": "", "format": "gguf", "family": family, "families": [family],
-                        "parameter_size": "4.3B", "quantization_level": "Q4_K_M"},
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": family,
+                "families": [family],
+                "parameter_size": "4.3B",
+                "quantization_level": "Q4_K_M",
+            },
         }
 
     def answer_for(self, model: str, messages: list[dict[str, Any]]) -> str:
@@ -71,8 +80,9 @@ class OllamaDouble:
         @app.middleware("http")
         async def record(request: Request, call_next):  # type: ignore[no-untyped-def]
             body = await request.body()
-            self.requests.append({"method": request.method, "path": request.url.path,
-                                  "body": body.decode(errors="replace")})
+            self.requests.append(
+                {"method": request.method, "path": request.url.path, "body": body.decode(errors="replace")}
+            )
             return await call_next(request)
 
         @app.get("/")
@@ -99,11 +109,13 @@ class OllamaDouble:
                 return _error(404, f"model '{name}' not found")
             family = _tag(name).split(":")[0]
             return {
-                "modelfile": f"FROM {name}", "parameters": 'stop "<end_of_turn>"',
+                "modelfile": f"FROM {name}",
+                "parameters": 'stop "<end_of_turn>"',
                 "template": "{{ .Prompt }}",
                 "details": self.model_entry(_tag(name))["details"],
                 "model_info": {"general.architecture": family, f"{family}.context_length": 8192},
-                "capabilities": ["completion"], "modified_at": _now(),
+                "capabilities": ["completion"],
+                "modified_at": _now(),
             }
 
         @app.post("/api/chat")
@@ -119,7 +131,7 @@ class OllamaDouble:
             if problem:
                 return problem
             if _tag(body.get("model", "")) not in self.models:
-                return _error(404, f"model \"{body.get('model')}\" not found, try pulling it first")
+                return _error(404, f'model "{body.get("model")}" not found, try pulling it first')
             inputs = body.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
             vectors = [[(b - 128) / 128 for b in hashlib.sha256(t.encode()).digest()[:8]] for t in inputs]
@@ -150,16 +162,25 @@ class OllamaDouble:
         if not name:
             return _error(400, "model is required")
         if _tag(name) not in self.models:
-            return _error(404, f"model \"{name}\" not found, try pulling it first")
+            return _error(404, f'model "{name}" not found, try pulling it first')
         messages = body.get("messages") or []
         if not isinstance(messages, list):
             return _error(400, "messages must be a list")
         answer = self.answer_for(name, messages)
         prompt_tokens = sum(_count_tokens(_text_of(m)) for m in messages)
-        final = {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""},
-                 "done": True, "done_reason": "stop", "total_duration": 1_000_000, "load_duration": 100_000,
-                 "prompt_eval_count": prompt_tokens, "prompt_eval_duration": 200_000,
-                 "eval_count": _count_tokens(answer), "eval_duration": 700_000}
+        final = {
+            "model": name,
+            "created_at": _now(),
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1_000_000,
+            "load_duration": 100_000,
+            "prompt_eval_count": prompt_tokens,
+            "prompt_eval_duration": 200_000,
+            "eval_count": _count_tokens(answer),
+            "eval_duration": 700_000,
+        }
         if body.get("stream") is False:
             final["message"]["content"] = answer
             return final
@@ -169,8 +190,12 @@ class OllamaDouble:
         words = answer.split(" ")
         for index, word in enumerate(words):
             piece = word if index == 0 else f" {word}"
-            chunk = {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": piece},
-                     "done": False}
+            chunk = {
+                "model": name,
+                "created_at": _now(),
+                "message": {"role": "assistant", "content": piece},
+                "done": False,
+            }
             yield (json.dumps(chunk) + "\n").encode()
             if self.delay_per_chunk:
                 await asyncio.sleep(self.delay_per_chunk)

@@ -2,10 +2,12 @@
 
 It answers POST /v1/chat/completions in OpenAI's format, streaming (SSE, with a final usage chunk when
 stream_options.include_usage is set) and not, lists /v1/models, and records every request so that tests can
-assert what a backend saw (GET /_double/requests). `--fail-status 503` makes every completion fail with an
-OpenAI error body, to exercise fallbacks.
+assert what a backend saw (GET /_double/requests). Failures, to exercise fallbacks: `--fail-status 503` makes
+every completion fail with an OpenAI error body; without it, a requested model whose name contains "fail"
+answers 503 with that body, so one double can serve healthy and failing groups at once. Usage counts words
+(prompt and answer); `--usage PROMPT,COMPLETION` reports fixed counts instead, for exact token assertions.
 
-Run: python -m tests.doubles.openai_backend --port 9999 --name cloud
+Run: python -m tests.doubles.openai_backend --port 9999 --name cloud [--usage 11,5]
 """
 
 from __future__ import annotations
@@ -21,18 +23,32 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+FAILING_MODEL_STATUS = 503
+
 
 def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def _usage(messages: list[dict[str, Any]], answer: str) -> dict[str, int]:
-    prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
-    completion = len(answer.split())
+def _usage(messages: list[dict[str, Any]], answer: str, fixed: tuple[int, int] | None) -> dict[str, int]:
+    if fixed:
+        prompt, completion = fixed
+    else:
+        prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
+        completion = len(answer.split())
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def create_app(name: str, fail_status: int | None = None) -> FastAPI:
+def _failure(name: str, model: str, fail_status: int | None) -> JSONResponse | None:
+    """The OpenAI error answer when this double fails on purpose (every request, or a "fail" model)."""
+    status = fail_status or (FAILING_MODEL_STATUS if "fail" in model else None)
+    if not status:
+        return None
+    error = {"message": f"{name} double fails on purpose ({model})", "type": "server_error", "code": None}
+    return JSONResponse({"error": error}, status_code=status)
+
+
+def create_app(name: str, fail_status: int | None = None, usage: tuple[int, int] | None = None) -> FastAPI:
     app = FastAPI()
     requests: list[dict[str, Any]] = []
 
@@ -44,19 +60,26 @@ def create_app(name: str, fail_status: int | None = None) -> FastAPI:
     async def chat(request: Request) -> Any:
         body = await request.json()
         requests.append({"headers": dict(request.headers), "body": body})
-        if fail_status:
-            error = {"message": f"{name} double fails on purpose", "type": "server_error", "code": None}
-            return JSONResponse({"error": error}, status_code=fail_status)
+        failure = _failure(name, str(body.get("model", "")), fail_status)
+        if failure is not None:
+            return failure
         answer = f"Answer from the {name} double."
-        usage = _usage(body.get("messages", []), answer)
+        counts = _usage(body.get("messages", []), answer, usage)
         created = int(time.time())
         if not body.get("stream"):
             choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-            return {"id": _completion_id(), "object": "chat.completion", "created": created,
-                    "model": body.get("model"), "choices": [choice], "usage": usage}
+            return {
+                "id": _completion_id(),
+                "object": "chat.completion",
+                "created": created,
+                "model": body.get("model"),
+                "choices": [choice],
+                "usage": counts,
+            }
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return StreamingResponse(_stream(body.get("model"), answer, usage, include_usage, created),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            _stream(body.get("model"), answer, counts, include_usage, created), media_type="text/event-stream"
+        )
 
     @app.get("/_double/requests")
     async def recorded() -> list[dict[str, Any]]:
@@ -70,14 +93,19 @@ def create_app(name: str, fail_status: int | None = None) -> FastAPI:
     return app
 
 
-def _stream(model: str | None, answer: str, usage: dict[str, int], include_usage: bool,
-            created: int) -> Iterator[str]:
+def _stream(model: str | None, answer: str, usage: dict[str, int], include_usage: bool, created: int) -> Iterator[str]:
     completion_id = _completion_id()
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         choices = [{"index": 0, "delta": delta, "finish_reason": finish}] if delta is not None else []
-        body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": choices, **extra}
+        body = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            **extra,
+        }
         return f"data: {json.dumps(body)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
@@ -89,14 +117,21 @@ def _stream(model: str | None, answer: str, usage: dict[str, int], include_usage
     yield "data: [DONE]\n\n"
 
 
+def _usage_pair(text: str) -> tuple[int, int]:
+    prompt, _, completion = text.partition(",")
+    return int(prompt), int(completion)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", default="cloud")
     parser.add_argument("--fail-status", type=int, default=None)
+    parser.add_argument("--usage", type=_usage_pair, default=None, metavar="PROMPT,COMPLETION")
     args = parser.parse_args()
-    uvicorn.run(create_app(args.name, args.fail_status), host=args.host, port=args.port, log_level="warning")
+    app = create_app(args.name, args.fail_status, args.usage)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class RedisProcess:
 
 
 class TrackerProcess:
-    """The tracker service as a real process (uvicorn with tracker.app:create_app as a factory)."""
+    """The tracker service as a real process: `maximus serve tracker`, the command native mode and its container run."""
 
     def __init__(self, redis_url: str, directory: Path, litellm_config: Path = TEST_LITELLM_CONFIG) -> None:
         self.port = free_port()
@@ -89,8 +89,11 @@ class TrackerProcess:
             "MAXIMUS_LITELLM_CONFIG": str(litellm_config),
             "TRACKER_AUDIT_DIR": str(directory / "audit"),
             "TRACKER_CONSUMER": "tracker-test",
+            "MAXIMUS_ENV_FILE": str(directory / "absent.env"),  # the checkout's .env stays out of the test
+            "MAXIMUS_LOG_LEVEL": "warning",
         }
-        self.env.pop("MAXIMUS_BUDGET_USD", None)
+        for name in ("MAXIMUS_BUDGET_USD", "MAXIMUS_MONTHLY_BUDGET_USD"):
+            self.env.pop(name, None)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -100,19 +103,7 @@ class TrackerProcess:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = (self.directory / "tracker.log").open("ab")
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tracker.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-        ]
+        cmd = [sys.executable, "-m", "maximus.cli", "serve", "tracker", "--port", str(self.port)]
         self.proc = subprocess.Popen(
             cmd, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

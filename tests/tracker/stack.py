@@ -1,24 +1,26 @@
-"""The whole tracking path as real processes: OpenAI double, LiteLLM proxy with our callback, Redis, the
-tracker, and Prometheus scraping it with the project's prometheus.yml (targets rewritten to local ports)."""
+"""The whole tracking path as real processes: the OpenAI double, LiteLLM proxy with our callback, Redis, the
+tracker, and Prometheus scraping it with the project's prometheus.yml as native mode renders it."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import shutil
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import yaml
 
-from tests.support.processes import REPO, free_port, running
+from maximus.native import render_prometheus_config
+from tests.support.processes import REPO, VENV_BIN, free_port, running
+from tests.support.stack import PrometheusServer, openai_double, prometheus_server
 from tests.tracker.conftest import TEST_LITELLM_CONFIG, TEST_TRACKER_CONFIG, RedisProcess, TrackerProcess
 
 MASTER_KEY = "sk-tracker-test-" + "m4st3r"
-PROMETHEUS_DIR = REPO / "prometheus"
+# Every answer of the OpenAI double reports this usage (prompt, completion): the tests assert exact token totals.
+DOUBLE_USAGE = (11, 5)
+EVALUATION_INTERVAL = "1s"  # the shipped prometheus.yml and rules say 15 s and 30 s
 
 
 @dataclass
@@ -26,13 +28,13 @@ class Stack:
     redis: RedisProcess
     tracker: TrackerProcess
     proxy_url: str
-    prometheus_url: str | None
+    prometheus: PrometheusServer | None
     spool_dir: Path
 
 
-def proxy_env(double_port: int, redis_url: str, spool_dir: Path) -> dict[str, str]:
+def proxy_env(double_base_url: str, redis_url: str, spool_dir: Path) -> dict[str, str]:
     return {
-        "DOUBLE_BASE": f"http://127.0.0.1:{double_port}/v1",
+        "DOUBLE_BASE": double_base_url,
         "DOUBLE_KEY": "double-key",
         "LITELLM_MASTER_KEY": MASTER_KEY,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -44,31 +46,36 @@ def proxy_env(double_port: int, redis_url: str, spool_dir: Path) -> dict[str, st
     }
 
 
-def local_prometheus_config(ports: dict[str, int], scrape_interval: str = "1s") -> dict:
-    """prometheus.yml as native mode runs it: host:port targets -> 127.0.0.1:<port>, rule paths absolute."""
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    config["global"].update({"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval})
-    config["rule_files"] = [str(PROMETHEUS_DIR / path) for path in config["rule_files"]]
-    for job in config["scrape_configs"]:
-        for static in job["static_configs"]:
-            static["targets"] = [
-                re.sub(r"^[\w.-]+:(\d+)$", lambda m: f"127.0.0.1:{ports[m.group(1)]}", target)
-                for target in static["targets"]
-            ]
+@contextlib.contextmanager
+def litellm_process(
+    tmp: Path, config: Path, env: Mapping[str, str], name: str = "proxy", timeout: float = 120
+) -> Iterator[str]:
+    """The real LiteLLM proxy with a test config (one worker); yields its base URL."""
+    port = free_port()
+    cmd = [str(VENV_BIN / "litellm"), "--config", str(config), "--port", str(port), "--num_workers", "1"]
+    health_url = f"http://127.0.0.1:{port}/health/liveliness"
+    with running(cmd, env=env, log_path=tmp / f"{name}.log", health_url=health_url, timeout=timeout, cwd=tmp):
+        yield f"http://127.0.0.1:{port}"
+
+
+def local_prometheus_config(tmp: Path, ports: Mapping[str, int]) -> dict:
+    """prometheus.yml as native mode renders it (`ports`: TRACKER_PORT, LITELLM_PORT, ...), evaluated every 1 s."""
+    env = {name: str(port) for name, port in ports.items()}
+    config = yaml.safe_load(render_prometheus_config(env, tmp / "rendered" / "prometheus.yml").read_text())
+    config["global"].update({"scrape_interval": EVALUATION_INTERVAL, "evaluation_interval": EVALUATION_INTERVAL})
+    config["rule_files"] = [_without_group_interval(Path(path), tmp / "rules") for path in config["rule_files"]]
     return config
 
 
-def _recording_interval(tmp: Path) -> list[str]:
-    """The recording rules with a 1 s group interval (the shipped files say 30 s)."""
-    out = []
-    for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
-        rules = yaml.safe_load(path.read_text())
-        for group in rules["groups"]:
-            group.pop("interval", None)
-        target = tmp / path.name
-        target.write_text(yaml.safe_dump(rules))
-        out.append(str(target))
-    return out
+def _without_group_interval(path: Path, directory: Path) -> str:
+    """A copy of a rule file whose groups follow the global evaluation interval (the shipped files say 30 s)."""
+    rules = yaml.safe_load(path.read_text())
+    for group in rules["groups"]:
+        group.pop("interval", None)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / path.name
+    target.write_text(yaml.safe_dump(rules))
+    return str(target)
 
 
 @contextlib.contextmanager
@@ -77,66 +84,24 @@ def tracking_stack(tmp: Path, with_prometheus: bool = True) -> Iterator[Stack]:
     redis_server.start()
     tracker = TrackerProcess(redis_server.url, tmp / "tracker")
     spool_dir = tmp / "spool"
-    double_port, proxy_port = free_port(), free_port()
     config = tmp / "litellm_config.yaml"
     shutil.copy(TEST_LITELLM_CONFIG, config)
     try:
         tracker.start()
         with contextlib.ExitStack() as stack:
-            stack.enter_context(
-                running(
-                    [sys.executable, "-m", "tests.tracker.openai_double", "--port", str(double_port)],
-                    log_path=tmp / "double.log",
-                    health_url=f"http://127.0.0.1:{double_port}/healthz",
-                )
-            )
-            stack.enter_context(
-                running(
-                    [
-                        str(Path(sys.executable).parent / "litellm"),
-                        "--config",
-                        str(config),
-                        "--port",
-                        str(proxy_port),
-                        "--num_workers",
-                        "1",
-                    ],
-                    env=proxy_env(double_port, redis_server.url, spool_dir),
-                    log_path=tmp / "proxy.log",
-                    health_url=f"http://127.0.0.1:{proxy_port}/health/liveliness",
-                    timeout=120,
-                    cwd=tmp,
-                )
-            )
-            prometheus_url = None
+            double = stack.enter_context(openai_double(tmp, "tiers", usage=DOUBLE_USAGE))
+            env = proxy_env(double.base_url, redis_server.url, spool_dir)
+            proxy_url = stack.enter_context(litellm_process(tmp, config, env))
+            prometheus = None
             if with_prometheus:
-                prometheus_url = stack.enter_context(_prometheus(tmp, tracker.port, proxy_port))
-            yield Stack(redis_server, tracker, f"http://127.0.0.1:{proxy_port}", prometheus_url, spool_dir)
+                ports = {
+                    "TRACKER_PORT": tracker.port,
+                    "LITELLM_PORT": httpx.URL(proxy_url).port,
+                    "CLI_PROXY_PORT": free_port(),  # nothing listens: scraped as down
+                    "VISION_PORT": free_port(),
+                }
+                prometheus = stack.enter_context(prometheus_server(tmp, local_prometheus_config(tmp, ports)))
+            yield Stack(redis_server, tracker, proxy_url, prometheus, spool_dir)
     finally:
         tracker.stop()
         redis_server.stop()
-
-
-@contextlib.contextmanager
-def _prometheus(tmp: Path, tracker_port: int, proxy_port: int) -> Iterator[str]:
-    ports = {"8002": tracker_port, "4000": proxy_port, "8080": free_port(), "8001": free_port()}
-    config = local_prometheus_config(ports)
-    config["rule_files"] = _recording_interval(tmp)
-    path = tmp / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    data = tmp / "tsdb"
-    data.mkdir()
-    cmd = [
-        "prometheus",
-        f"--config.file={path}",
-        f"--storage.tsdb.path={data}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    with running(
-        cmd,
-        log_path=tmp / "prometheus.log",
-        health_url=f"http://127.0.0.1:{port}/-/ready",
-        env={"HOME": os.environ.get("HOME", str(tmp))},
-    ):
-        yield f"http://127.0.0.1:{port}"

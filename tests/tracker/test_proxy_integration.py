@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from tests.support.processes import REPO
+from tests.support.stack import PrometheusServer
 from tests.tracker.conftest import wait_consumed
 from tests.tracker.stack import MASTER_KEY, Stack, tracking_stack
 
@@ -57,17 +58,14 @@ def send(base_url: str, model: str, stream: bool, route: dict) -> int:
         return r.status_code
 
 
-def prom_query(url: str, expr: str) -> list[dict]:
-    response = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10)
-    payload = response.json()
-    assert response.status_code == 200 and payload["status"] == "success", f"{expr}: {payload}"
-    return payload["data"]["result"]
+def prom_query(prometheus: PrometheusServer, expr: str) -> list[dict]:
+    return prometheus.query(expr)["result"]
 
 
-def wait_prometheus(url: str, expr: str, expected: float, timeout: float = 60) -> None:
+def wait_prometheus(prometheus: PrometheusServer, expr: str, expected: float, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        result = prom_query(url, expr)
+        result = prom_query(prometheus, expr)
         if result and float(result[0]["value"][1]) == expected:
             return
         time.sleep(0.5)
@@ -78,7 +76,7 @@ def wait_prometheus(url: str, expr: str, expected: float, timeout: float = 60) -
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with tracking_stack(tmp_path_factory.mktemp("stack")) as stack:
         # The zero series must be scraped before the first request, or rate() misses it.
-        wait_prometheus(stack.prometheus_url, 'count(maximus_requests_total{job="tracker"})', 16)
+        wait_prometheus(stack.prometheus, 'count(maximus_requests_total{job="tracker"})', 16)
         statuses = [send(stack.proxy_url, model, stream, route) for model, stream, route in LOAD]
         assert statuses == [200] * (len(LOAD) - 1) + [503]
         deadline = time.monotonic() + 60
@@ -146,24 +144,24 @@ def test_dashboard_is_valid_grafana_11_6() -> None:
 
 @pytest.mark.parametrize(("title", "expr"), panel_queries())
 def test_every_panel_query_returns_data(loaded: Stack, title: str, expr: str) -> None:
-    url = loaded.prometheus_url
-    wait_prometheus(url, 'sum(maximus_requests_total{job="tracker"})', len(LOAD))
+    prometheus = loaded.prometheus
+    wait_prometheus(prometheus, 'sum(maximus_requests_total{job="tracker"})', len(LOAD))
     for window in ("1h", "24h", "30d"):  # rules evaluated after the load (NaN before it)
-        wait_prometheus(url, f"count(maximus:sovereignty_ratio:{window} > 0)", 1)
-    result = prom_query(url, grafana_to_promql(expr))
+        wait_prometheus(prometheus, f"count(maximus:sovereignty_ratio:{window} > 0)", 1)
+    result = prom_query(prometheus, grafana_to_promql(expr))
     values = [float(sample["value"][1]) for sample in result]
     assert any(math.isfinite(v) for v in values), f"{title}: {expr} returned {result}"
 
 
 def test_prometheus_sees_the_exact_counts_and_rules(loaded: Stack) -> None:
-    url = loaded.prometheus_url
-    wait_prometheus(url, 'sum(maximus_requests_total{job="tracker"})', len(LOAD))
-    wait_prometheus(url, 'sum(maximus_requests_total{tier=~"local|vision",outcome="success"})', 8)
-    wait_prometheus(url, 'sum(maximus_fallbacks_total{from_tier="power",to_tier="local"})', 2)
-    ratio = prom_query(url, "maximus_sovereignty_ratio")
+    prometheus = loaded.prometheus
+    wait_prometheus(prometheus, 'sum(maximus_requests_total{job="tracker"})', len(LOAD))
+    wait_prometheus(prometheus, 'sum(maximus_requests_total{tier=~"local|vision",outcome="success"})', 8)
+    wait_prometheus(prometheus, 'sum(maximus_fallbacks_total{from_tier="power",to_tier="local"})', 2)
+    ratio = prom_query(prometheus, "maximus_sovereignty_ratio")
     assert float(ratio[0]["value"][1]) == pytest.approx(8 / 13)
-    windowed = prom_query(url, "maximus:sovereignty_ratio:1h")
+    windowed = prom_query(prometheus, "maximus:sovereignty_ratio:1h")
     assert 0 < float(windowed[0]["value"][1]) <= 1
-    down = {s["metric"]["job"]: s["value"][1] for s in prom_query(url, "up")}
+    down = {s["metric"]["job"]: s["value"][1] for s in prom_query(prometheus, "up")}
     assert down["tracker"] == "1" and down["litellm"] == "1"  # LiteLLM's /metrics/ without a key
     assert down["vision"] == "0" and down["cli-proxy"] == "0"  # not running here: scraped as down
