@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The official CLIs for the power tier, at the versions locked in cli-proxy/package-lock.json (optional: needs
-# npm). Their install scripts are not needed to run headless.
+# npm). Claude Code's install script fetches its native binary: scripts must run.
 $(NPM_STAMP): cli-proxy/package-lock.json
 	@if command -v npm >/dev/null; then \
-		npm ci --prefix cli-proxy --ignore-scripts --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
+		npm ci --prefix cli-proxy --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
 	else echo "npm not found: the power tier's CLIs are not installed"; fi
 
 install: $(STAMP) $(NPM_STAMP)

@@ -15,8 +15,12 @@ import pytest
 
 from tests.support import stack
 
-# Tests that import LiteLLM must not retry a download of its price table (no network here).
+# Tests that import LiteLLM must not retry a download of its price table (no network here), nor load the
+# checkout's .env (LiteLLM's DEV mode does, at import): a developer's own keys must not leak into the tests.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ["LITELLM_MODE"] = "PRODUCTION"
+# Likewise every `maximus` process a test starts reads no .env unless the test gives it one.
+os.environ["MAXIMUS_ENV_FILE"] = "/nonexistent/maximus-tests.env"
 
 
 @pytest.fixture(scope="session")

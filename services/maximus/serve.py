@@ -49,6 +49,8 @@ def exec_litellm(host: str, port: int) -> None:
     config = litellm_config.write(env, environment.run_dir() / "litellm" / "config.yaml")
     # The price table ships with the package; without this start-up retries a download.
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # We hand LiteLLM its whole environment; in its default DEV mode it would also read any .env it finds.
+    env.setdefault("LITELLM_MODE", "PRODUCTION")
     binary = _litellm_binary()
     argv = [binary, "--config", str(config), "--host", host, "--port", str(port)]
     os.execve(binary, argv, env)

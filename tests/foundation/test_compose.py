@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -29,7 +30,9 @@ def compose_config(env_file: Path, *files: Path) -> subprocess.CompletedProcess[
     args = [str(COMPOSE_BINARY), "--project-directory", str(REPO_ROOT), "--env-file", str(env_file)]
     for file in files:
         args += ["-f", str(file)]
-    return subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True, check=False)
+    # Compose interpolates from the process environment too: only the env file may supply the keys.
+    env = {k: v for k, v in os.environ.items() if k not in environment.GENERATED_KEYS}
+    return subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True, check=False, env=env)
 
 
 @pytest.fixture(scope="module")

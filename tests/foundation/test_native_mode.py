@@ -13,6 +13,7 @@ import httpx
 import pytest
 from dotenv import dotenv_values
 
+from maximus.environment import GENERATED_KEYS, derived_defaults
 from maximus.probes import port_open, redis_ping
 from maximus.stack import services
 from maximus.supervisor import SupervisorPaths, processes
@@ -28,7 +29,8 @@ def native_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """A private run directory, .env and ports, with the user's own Redis and Ollama already running."""
     home = tmp_path_factory.mktemp("native")
     with stack.redis_server(home) as redis, stack.ollama_double(home) as ollama:
-        env = {k: v for k, v in os.environ.items() if k not in {"MAXIMUS_MASTER_KEY", "REDIS_URL"}}
+        stack_vars = {*GENERATED_KEYS, *derived_defaults({}), "MAXIMUS_HOME"}
+        env = {k: v for k, v in os.environ.items() if k not in stack_vars}
         env |= {spec.port_env: str(free_port()) for spec in services().values()}
         env |= {"MAXIMUS_RUN_DIR": str(home / "run"), "MAXIMUS_ENV_FILE": str(home / ".env"),
                 "REDIS_PORT": str(redis.port), "OLLAMA_PORT": str(ollama.port),
