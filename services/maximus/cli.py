@@ -73,10 +73,14 @@ def dashboard(
 ) -> None:
     """A live terminal view of the sovereignty figures, for people without Grafana."""
     from maximus.environment import stack_environment
-    from tracker.dashboard import run
+    from tracker.dashboard import DashboardError, run
 
     env = stack_environment()
-    run(url or env["TRACKER_URL"], env.get("TRACKER_API_KEY"), once, interval)
+    try:
+        run(url or env["TRACKER_URL"], env.get("TRACKER_API_KEY"), once, interval)
+    except DashboardError as exc:
+        typer.echo(f"{exc}: is the stack up (`maximus status`)?", err=True)
+        raise typer.Exit(1) from None
 
 
 @vision_app.command("fetch-model")
