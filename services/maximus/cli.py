@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from maximus import serve as serving
+from maximus.stack import ConfigError
 
 app = typer.Typer(help="Maximus: a local-first AI gateway. Sovereign by default, powerful when needed.",
                   no_args_is_help=True, add_completion=False)
 vision_app = typer.Typer(help="Vision tier utilities.", no_args_is_help=True)
 app.add_typer(vision_app, name="vision")
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Run a lifecycle action; a bad setting is one clear line and exit code 2, not a traceback."""
+    try:
+        code = action()
+    except ConfigError as exc:
+        typer.echo(f"maximus: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -23,7 +35,7 @@ def up(
     """Start the stack and print what works."""
     from maximus import lifecycle
 
-    raise typer.Exit(lifecycle.up(mode))
+    _run(lambda: lifecycle.up(mode))
 
 
 @app.command()
@@ -31,7 +43,7 @@ def down() -> None:
     """Stop exactly what `maximus up` started."""
     from maximus import lifecycle
 
-    raise typer.Exit(lifecycle.down())
+    _run(lifecycle.down)
 
 
 @app.command()
@@ -41,7 +53,7 @@ def status(
     """Print each tier: up, degraded or absent, with the reason and the fix."""
     from maximus import lifecycle
 
-    raise typer.Exit(lifecycle.status(json_output))
+    _run(lambda: lifecycle.status(json_output))
 
 
 @app.command()
@@ -54,7 +66,7 @@ def serve(
     if service not in serving.SERVABLE:
         typer.echo(f"unknown service {service!r}; choose one of: {', '.join(serving.SERVABLE)}", err=True)
         raise typer.Exit(2)
-    serving.serve(service, host, port or serving.default_port(service))
+    _run(lambda: serving.serve(service, host, port or serving.default_port(service)) or 0)
 
 
 @app.command()

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from maximus.stack import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
@@ -45,8 +47,21 @@ def base_command(env_file: Path) -> list[str]:
             *compose_files()]
 
 
+def _services_by_kind() -> tuple[list[str], list[str]]:
+    """Long-running services, and one-shot jobs (restart "no"), which `up --wait` would count as failed."""
+    spec = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    one_shot = [name for name, svc in spec.items() if str(svc.get("restart", "")) == "no"]
+    return [name for name in spec if name not in one_shot], one_shot
+
+
 def up(env_file: Path) -> int:
-    return subprocess.run([*base_command(env_file), "up", "--detach", "--build", "--wait"], check=False).returncode
+    long_running, one_shot = _services_by_kind()
+    base = base_command(env_file)
+    code = subprocess.run([*base, "up", "--detach", "--build", "--wait", *long_running], check=False).returncode
+    if one_shot:
+        # The model pull can take many minutes: it runs on in the background.
+        subprocess.run([*base, "up", "--detach", "--no-deps", *one_shot], check=False)
+    return code
 
 
 def down(env_file: Path) -> int:

@@ -26,10 +26,11 @@ def _choose_mode(requested: str) -> str:
 def _prepare_env() -> dict[str, str]:
     path = environment.env_file()
     created = environment.ensure_keys(path)
+    env = environment.stack_environment()
     if created:
         console.print(f"Generated {', '.join(created)} into {path} (keep it private; the master key is the "
-                      "API key for http://127.0.0.1:4000).")
-    return environment.stack_environment()
+                      f"API key for {env['LITELLM_URL']}).")
+    return env
 
 
 def up(requested_mode: str = "auto") -> int:
@@ -47,30 +48,35 @@ def _up_native(env: Mapping[str, str]) -> int:
     run_dir = environment.run_dir()
     if native.running(run_dir):
         console.print("The stack is already running (native mode); `maximus down` stops it.")
-        print_status(env)
-        return 0
-    console.print("No Docker engine: starting the stack as local processes on 127.0.0.1.")
-    plan = native.start(env, run_dir)
-    for name, note in plan.reused.items():
-        console.print(f"  {name}: {note}")
-    for name, reason in {**plan.errors, **plan.skipped}.items():
-        console.print(f"  {name}: not started: {reason}")
-    if plan.errors:
-        console.print("[red]Cannot start the stack[/red]: fix the services above and run `maximus up` again.")
-        return 1
-    failed = native.wait_healthy([p.name for p in plan.programs], env, run_dir)
-    for name, reason in failed.items():
+        started = native.restart_stopped(run_dir)
+        if started:
+            console.print(f"  restarting what had stopped: {', '.join(started)}")
+    else:
+        console.print("No Docker engine: starting the stack as local processes on 127.0.0.1.")
+        plan = native.start(env, run_dir)
+        for name, note in plan.reused.items():
+            console.print(f"  {name}: {note}")
+        for name, reason in {**plan.errors, **plan.skipped}.items():
+            console.print(f"  {name}: not started: {reason}")
+        if plan.errors:
+            console.print("[red]Cannot start the stack[/red]: fix the services above and run `maximus up` again.")
+            return 1
+        started = [p.name for p in plan.programs]
+    for name, reason in native.wait_healthy(started, env, run_dir).items():
         console.print(f"  [yellow]{name}[/yellow]: {reason}")
+    native.record(run_dir)
     print_status(env)
-    required_failed = [name for name in failed if not services()[name].optional]
     console.print(f"Logs: {run_dir / 'logs'}")
-    return 1 if required_failed else 0
+    required_down = [name for name, spec in services().items() if not spec.optional and not tiers.service_up(name, env)]
+    if required_down:
+        console.print(f"[red]Required services down[/red]: {', '.join(required_down)}.")
+    return 1 if required_down else 0
 
 
 def down() -> int:
-    if native.running(environment.run_dir()):
-        native.stop(environment.run_dir())
-        console.print("Stopped the native stack (only what `maximus up` started).")
+    stopped = native.stop(environment.run_dir())
+    if stopped:
+        console.print(f"Stopped the native stack: {', '.join(stopped)} (only what `maximus up` started).")
         return 0
     if compose.engine_available() and environment.env_file().exists():
         return compose.down(environment.env_file())

@@ -58,6 +58,13 @@ def _redis_settings(redis_url: str | None) -> dict[str, Any]:
     return settings
 
 
+def enabled_cloud_groups(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, str]:
+    """Cloud group -> the key variable that enables it, for the groups whose key is set."""
+    cloud_file = source_dir / "cloud.yaml"
+    cloud = yaml.safe_load(cloud_file.read_text()) if cloud_file.exists() else {}
+    return {g["model_name"]: g["requires_env"] for g in cloud.get("groups", []) if env.get(g["requires_env"])}
+
+
 def render(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, Any]:
     config = yaml.safe_load(expand((source_dir / "config.yaml").read_text(), env))
     cloud_file = source_dir / "cloud.yaml"
@@ -73,4 +80,5 @@ def render(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, 
 def write(env: Mapping[str, str], target: Path, source_dir: Path = LITELLM_DIR) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(render(env, source_dir), sort_keys=False))
+    target.chmod(0o600)  # it may hold the Redis password from REDIS_URL
     return target

@@ -12,9 +12,10 @@ from pathlib import Path
 import yaml
 
 from maximus import supervisor
-from maximus.probes import http_get, port_open, redis_ping
+from maximus.probes import port_open
 from maximus.stack import REPO_ROOT, Service, services
 from maximus.supervisor import Program, SupervisorPaths
+from maximus.tiers import service_up
 
 PROMETHEUS_SOURCE = REPO_ROOT / "prometheus" / "prometheus.yml"
 
@@ -25,12 +26,6 @@ class Plan:
     reused: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def _already_serving(spec: Service, port: int) -> bool:
-    if spec.health.get("redis"):
-        return redis_ping(port)
-    return http_get(f"http://127.0.0.1:{port}{spec.health['http']}").status == 200
 
 
 def _executable(name: str) -> str | None:
@@ -52,8 +47,13 @@ def plan_services(env: Mapping[str, str], run_dir: Path) -> Plan:
     plan = Plan()
     for spec in services().values():
         port = spec.port(env)
-        if spec.external and _already_serving(spec, port):
-            plan.reused[spec.name] = f"using the {spec.name} already listening on 127.0.0.1:{port}"
+        if spec.external and service_up(spec.name, env):
+            host, at = spec.address(env)
+            plan.reused[spec.name] = f"using the {spec.name} already listening on {host}:{at}"
+            continue
+        if not spec.is_local(env):
+            host, at = spec.address(env)
+            _refuse(plan, spec, f"{spec.url_env} points at {host}:{at}, which does not answer")
             continue
         argv = _argv(spec, port, run_dir)
         if argv is None:
@@ -97,6 +97,7 @@ def _prepare(plan: Plan, env: Mapping[str, str], run_dir: Path) -> None:
 
 def start(env: Mapping[str, str], run_dir: Path) -> Plan:
     paths = SupervisorPaths(run_dir)
+    supervisor.stop(paths)  # programs a crashed supervisord left behind would hold the ports
     plan = plan_services(env, run_dir)
     if plan.errors:
         return plan
@@ -114,7 +115,7 @@ def wait_healthy(names: list[str], env: Mapping[str, str], run_dir: Path) -> dic
     while pending:
         states = supervisor.states(paths)
         for name in sorted(pending):
-            if _already_serving(known[name], known[name].port(env)):
+            if service_up(name, env):
                 pending.discard(name)
             elif states.get(name) in {"FATAL", "EXITED", "STOPPED"} or time.monotonic() > deadline[name]:
                 failed[name] = f"not healthy ({states.get(name, 'unknown')}): see {paths.logs / name}.log"
@@ -124,8 +125,16 @@ def wait_healthy(names: list[str], env: Mapping[str, str], run_dir: Path) -> dic
     return failed
 
 
-def stop(run_dir: Path) -> bool:
+def stop(run_dir: Path) -> list[str]:
     return supervisor.stop(SupervisorPaths(run_dir))
+
+
+def restart_stopped(run_dir: Path) -> list[str]:
+    return supervisor.start_stopped(SupervisorPaths(run_dir))
+
+
+def record(run_dir: Path) -> None:
+    supervisor.record_programs(SupervisorPaths(run_dir))
 
 
 def running(run_dir: Path) -> bool:

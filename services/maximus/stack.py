@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
@@ -15,6 +16,10 @@ STACK_FILE = Path(__file__).with_name("stack.yaml")
 # The checkout (native mode) or the image's copy of it (MAXIMUS_HOME in the Dockerfiles): where litellm/,
 # prometheus/ and the compose files are read from.
 REPO_ROOT = Path(os.environ.get("MAXIMUS_HOME") or Path(__file__).resolve().parents[2])
+
+
+class ConfigError(ValueError):
+    """A setting the user gave is unusable; the message says which and what is expected."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Service:
     install: str = ""
     environment: Mapping[str, str] = field(default_factory=dict)
     external: bool = False
+    url_env: str | None = None
     optional: bool = True
     start_timeout: float = 30.0
 
@@ -37,8 +43,22 @@ class Service:
         if not value:
             return self.default_port
         if not value.isdigit() or not 0 < int(value) < 65536:
-            raise ValueError(f"{self.port_env}={value!r} is not a port number")
+            raise ConfigError(f"{self.port_env}={value!r} is not a port number (1-65535)")
         return int(value)
+
+    def address(self, env: Mapping[str, str] | None = None) -> tuple[str, int]:
+        """Where the service answers: its url_env when the user set one (an external service), else the port."""
+        env = os.environ if env is None else env
+        url = env.get(self.url_env, "") if self.url_env else ""
+        parsed = urlparse(url) if url else None
+        if parsed and parsed.hostname:
+            return parsed.hostname, parsed.port or self.default_port
+        return "127.0.0.1", self.port(env)
+
+    def is_local(self, env: Mapping[str, str] | None = None) -> bool:
+        """Whether native mode may start it: its address is this machine's port for it."""
+        host, port = self.address(env)
+        return host in {"127.0.0.1", "localhost", "::1"} and port == self.port(env)
 
     def argv(self, **values: Any) -> list[str]:
         return [part.format(**values) for part in self.command]
@@ -55,6 +75,7 @@ def _service(name: str, spec: Mapping[str, Any]) -> Service:
         install=spec.get("install", ""),
         environment=spec.get("environment", {}),
         external=bool(spec.get("external", False)),
+        url_env=spec.get("url_env"),
         optional=bool(spec.get("optional", True)),
         start_timeout=float(spec.get("start_timeout", 30)),
     )

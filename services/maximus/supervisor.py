@@ -6,8 +6,11 @@ every program it started and nothing else: that is how `maximus down` stops exac
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +48,10 @@ class SupervisorPaths:
     @property
     def logs(self) -> Path:
         return self.run_dir / "logs"
+
+    @property
+    def programs(self) -> Path:
+        return self.run_dir / "programs.json"
 
 
 def _quote(value: str) -> str:
@@ -94,22 +101,11 @@ serverurl=unix://{paths.socket}
     return header + "\n" + "\n\n".join(_program_section(p, paths) for p in programs) + "\n"
 
 
-def _pid(paths: SupervisorPaths) -> int | None:
+def _pidfile_pid(paths: SupervisorPaths) -> int | None:
     try:
-        pid = int(paths.pidfile.read_text().strip())
+        return int(paths.pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
-def is_running(paths: SupervisorPaths) -> bool:
-    return _pid(paths) is not None
 
 
 def _rpc(paths: SupervisorPaths) -> xmlrpc.client.ServerProxy:
@@ -117,15 +113,32 @@ def _rpc(paths: SupervisorPaths) -> xmlrpc.client.ServerProxy:
     return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
 
+def _daemon_pid(paths: SupervisorPaths) -> int | None:
+    """The pid of our supervisord, verified over its socket: a pidfile alone may name a reused pid."""
+    pid = _pidfile_pid(paths)
+    if pid is None or not paths.socket.exists():
+        return None
+    try:
+        answered = _rpc(paths).supervisor.getPID()
+    except (OSError, xmlrpc.client.Error):
+        return None
+    return pid if answered == pid else None
+
+
+def is_running(paths: SupervisorPaths) -> bool:
+    return _daemon_pid(paths) is not None
+
+
 def start(programs: Sequence[Program], paths: SupervisorPaths, env: Mapping[str, str], workdir: Path) -> None:
     """Write the config and start the supervisord daemon; its children inherit `env` (secrets stay off argv)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
+    paths.pidfile.unlink(missing_ok=True)
     paths.config.write_text(render_config(programs, paths, workdir))
     paths.config.chmod(0o600)
     daemon = [sys.executable, "-m", "supervisor.supervisord", "-c", str(paths.config)]
     subprocess.run(daemon, env=dict(env), check=True, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not paths.socket.exists():
+    while time.monotonic() < deadline and not is_running(paths):
         time.sleep(0.05)
 
 
@@ -135,7 +148,7 @@ def processes(paths: SupervisorPaths) -> dict[str, dict]:
         return {}
     try:
         return {info["name"]: info for info in _rpc(paths).supervisor.getAllProcessInfo()}
-    except (OSError, xmlrpc.client.Fault):
+    except (OSError, xmlrpc.client.Error):
         return {}
 
 
@@ -144,18 +157,71 @@ def states(paths: SupervisorPaths) -> dict[str, str]:
     return {name: info["statename"] for name, info in processes(paths).items()}
 
 
-def stop(paths: SupervisorPaths, timeout: float = 60.0) -> bool:
-    """Stop every program and the daemon; True if something was running."""
-    pid = _pid(paths)
-    if pid is None:
-        return False
+def start_stopped(paths: SupervisorPaths) -> list[str]:
+    """Start every program that is not running (stopped by hand, or given up after failing); return their names."""
+    restarted = []
+    for name, state in states(paths).items():
+        if state not in {"RUNNING", "STARTING"}:
+            try:
+                _rpc(paths).supervisor.startProcess(name, False)
+            except xmlrpc.client.Fault:
+                continue
+            restarted.append(name)
+    return restarted
+
+
+def _cmdline(pid: int) -> str | None:
+    """The command line of a live process; None when it is gone or a zombie nobody reaped yet."""
     try:
-        _rpc(paths).supervisor.shutdown()
-    except (OSError, xmlrpc.client.Fault):
-        os.kill(pid, 15)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid(paths) is not None:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        if state in {"Z", "X"}:
+            return None
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (OSError, IndexError):
+        return None
+
+
+def record_programs(paths: SupervisorPaths) -> None:
+    """Remember each program's pid and command line, so that `down` can still stop them if supervisord died."""
+    records = {name: {"pid": info["pid"], "cmdline": _cmdline(info["pid"])}
+               for name, info in processes(paths).items() if info.get("pid")}
+    paths.programs.write_text(json.dumps(records))
+
+
+def _stop_orphans(paths: SupervisorPaths, grace: float = 10.0) -> list[str]:
+    """Programs left running by a supervisord that died: their process groups, if the pid is still theirs."""
+    try:
+        records = json.loads(paths.programs.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    alive = {name: r["pid"] for name, r in records.items() if r.get("cmdline") and _cmdline(r["pid"]) == r["cmdline"]}
+    for pid in alive.values():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_cmdline(pid) for pid in alive.values()):
         time.sleep(0.1)
-    if _pid(paths) is not None:
-        raise RuntimeError(f"supervisord (pid {pid}) did not stop within {timeout:.0f}s")
-    return True
+    for pid in alive.values():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    return sorted(alive)
+
+
+def stop(paths: SupervisorPaths, timeout: float = 60.0) -> list[str]:
+    """Stop every program `start` started and the daemon; return what was stopped (empty: nothing ran)."""
+    stopped: list[str] = []
+    pid = _daemon_pid(paths)
+    if pid is not None:
+        stopped = sorted(processes(paths))
+        with contextlib.suppress(OSError, xmlrpc.client.Error):
+            _rpc(paths).supervisor.shutdown()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _cmdline(pid) is not None:
+            time.sleep(0.1)
+        if _cmdline(pid) is not None:
+            raise RuntimeError(f"supervisord (pid {pid}) did not stop within {timeout:.0f}s")
+    else:
+        stopped = _stop_orphans(paths)
+    paths.programs.unlink(missing_ok=True)
+    paths.pidfile.unlink(missing_ok=True)
+    return stopped

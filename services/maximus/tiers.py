@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from maximus.environment import run_dir
+from maximus.litellm_config import enabled_cloud_groups
 from maximus.probes import bearer, http_get, redis_ping
 from maximus.stack import service
 
 UP, DEGRADED, ABSENT = "up", "degraded", "absent"
-CLOUD_KEYS = {"ANTHROPIC_API_KEY": "Anthropic", "OPENAI_API_KEY": "OpenAI", "GEMINI_API_KEY": "Gemini"}
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class TierStatus:
     state: str
     detail: str
     fix: str = ""
+
+
+def _see_logs() -> str:
+    return f"run `maximus up`; see {run_dir() / 'logs'}"
 
 
 def _strip_tag(name: str) -> str:
@@ -42,11 +47,22 @@ def local_tier(env: Mapping[str, str]) -> TierStatus:
     return TierStatus("local", UP, f"Ollama at {base}: {', '.join(wanted)}")
 
 
-def _cli_fixes(readiness: Any) -> list[str]:
-    """The fixes the CLI proxy's /readyz gives for each CLI that is not ready."""
+def _cli_of(model: str, env: Mapping[str, str]) -> str | None:
+    """Which CLI serves `model`, from the CLI proxy's model map."""
+    from cli_proxy.config import load_settings
+
+    try:
+        entry = load_settings(env).models.get(model)
+    except (OSError, ValueError, KeyError):
+        return None
+    return entry.cli if entry else None
+
+
+def _cli_fixes(readiness: Any, cli: str | None) -> list[str]:
+    """The fixes the CLI proxy's /readyz gives for the CLI behind the model (every CLI when that is unknown)."""
     clis = readiness.get("clis", {}) if isinstance(readiness, dict) else {}
     return [f"{name}: {info.get('fix')}" for name, info in clis.items()
-            if isinstance(info, dict) and info.get("state") != "ready" and info.get("fix")]
+            if isinstance(info, dict) and info.get("state") != "ready" and info.get("fix") and cli in {None, name}]
 
 
 def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
@@ -55,13 +71,14 @@ def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
     models = http_get(f"{base}/models", headers)
     if not models.ok:
         reason = models.error or f"status {models.status}"
-        return TierStatus(name, ABSENT, f"no CLI proxy at {base} ({reason})", "run `maximus up`; see .run/logs")
+        return TierStatus(name, ABSENT, f"no CLI proxy at {base} ({reason})", _see_logs())
     served = {m.get("id") for m in models.body.get("data", [])}
     if model in served:
         return TierStatus(name, UP, f"{model} through the CLI proxy")
+    cli = _cli_of(model, env)
     readiness = http_get(f"{base.removesuffix('/v1')}/readyz", headers).body
-    fixes = _cli_fixes(readiness)
-    return TierStatus(name, ABSENT, f"no CLI logged in for {model}",
+    fixes = _cli_fixes(readiness, cli)
+    return TierStatus(name, ABSENT, f"no CLI logged in for {model}" + (f" ({cli})" if cli else ""),
                       "; ".join(fixes) or "run `claude setup-token` (or set GEMINI_API_KEY / `codex login`)")
 
 
@@ -69,7 +86,7 @@ def vision_tier(env: Mapping[str, str]) -> TierStatus:
     base = env["VISION_API_BASE"].rstrip("/").removesuffix("/v1")
     ready = http_get(f"{base}/readyz")
     if ready.status is None:
-        return TierStatus("vision", ABSENT, f"no vision service at {base}", "run `maximus up`; see .run/logs")
+        return TierStatus("vision", ABSENT, f"no vision service at {base}", _see_logs())
     body = ready.body if isinstance(ready.body, dict) else {}
     if ready.ok:
         return TierStatus("vision", UP, f"{body.get('model', 'V-JEPA 2')} on {body.get('device', '?')}")
@@ -78,11 +95,11 @@ def vision_tier(env: Mapping[str, str]) -> TierStatus:
 
 
 def cloud_tier(env: Mapping[str, str]) -> TierStatus:
-    providers = [label for key, label in CLOUD_KEYS.items() if env.get(key)]
-    if providers:
-        return TierStatus("cloud", UP, f"emergency fallback: {', '.join(providers)}")
+    groups = enabled_cloud_groups(env)
+    if groups:
+        return TierStatus("cloud", UP, f"emergency fallback: {', '.join(groups)}")
     return TierStatus("cloud", ABSENT, "no cloud API key (optional)", "set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
-                      "GEMINI_API_KEY in .env to allow an emergency fallback")
+                      "GEMINI_CLOUD_API_KEY in .env to allow an emergency fallback")
 
 
 def tiers(env: Mapping[str, str]) -> list[TierStatus]:
@@ -96,11 +113,12 @@ def tiers(env: Mapping[str, str]) -> list[TierStatus]:
 
 
 def service_up(name: str, env: Mapping[str, str]) -> bool:
+    """The service answers its health probe where the environment says it is."""
     spec = service(name)
-    port = spec.port(env)
+    host, port = spec.address(env)
     if spec.health.get("redis"):
-        return redis_ping(port)
-    return http_get(f"http://127.0.0.1:{port}{spec.health['http']}").status == 200
+        return redis_ping(port, host)
+    return http_get(f"http://{host}:{port}{spec.health['http']}").status == 200
 
 
 def mode(tier_states: list[TierStatus]) -> str:

@@ -42,3 +42,10 @@ def test_fetch_model_offline_is_a_clear_error(tmp_path, monkeypatch) -> None:
                                  "--target", str(tmp_path / "weights")])
     assert result.exit_code == 1
     assert "facebook/vjepa2-vitl-fpc16-256-ssv2" in result.output and "Traceback" not in result.output
+
+
+def test_a_bad_port_setting_is_one_clear_line(monkeypatch) -> None:
+    monkeypatch.setenv("LITELLM_PORT", "abc")
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 2
+    assert "LITELLM_PORT='abc' is not a port number" in result.output and "Traceback" not in result.output

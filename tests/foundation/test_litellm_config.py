@@ -50,7 +50,7 @@ def test_no_fallback_setting_that_could_carry_a_local_request_to_the_cloud() -> 
 
 
 def test_every_deployment_names_its_tier_without_the_reserved_key() -> None:
-    for name, entry in groups(litellm_config.render({**BASE_ENV, "GEMINI_API_KEY": "set"})).items():
+    for name, entry in groups(litellm_config.render({**BASE_ENV, "GEMINI_CLOUD_API_KEY": "set"})).items():
         info = entry["model_info"]
         assert "tier" not in info, f"{name}: model_info.tier is reserved by LiteLLM and drops the deployment"
         assert info["sovereign_tier"] in {"local", "power", "creative", "vision", "cloud"}
@@ -68,3 +68,11 @@ def test_a_placeholder_without_default_must_be_set(tmp_path) -> None:
     (tmp_path / "config.yaml").write_text("model_list:\n  - model_name: ${NEEDED}\n")
     with pytest.raises(KeyError, match="NEEDED"):
         litellm_config.render({}, tmp_path)
+
+
+def test_logging_the_gemini_cli_in_does_not_switch_the_cloud_on() -> None:
+    """GEMINI_API_KEY is the Gemini CLI's login (power tier); the cloud fallback has its own variable."""
+    assert not [n for n in groups(litellm_config.render({**BASE_ENV, "GEMINI_API_KEY": "set"})) if "cloud" in n]
+    assert litellm_config.enabled_cloud_groups({"GEMINI_API_KEY": "set"}) == {}
+    assert litellm_config.enabled_cloud_groups({"GEMINI_CLOUD_API_KEY": "k"}) == {
+        "max-cloud-gemini": "GEMINI_CLOUD_API_KEY"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from maximus.environment import GENERATED_KEYS, derived_defaults
 from maximus.probes import port_open, redis_ping
 from maximus.stack import services
 from maximus.supervisor import SupervisorPaths, processes
+from maximus.supervisor import _rpc as rpc
+from maximus.tiers import service_up
 from tests.support import stack
 from tests.support.processes import REPO, free_port
 
@@ -51,6 +54,14 @@ def started(native_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     result = maximus(native_env, "up", "--mode", "native")
     assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie (in a container nobody may reap the stopped children)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] not in {"Z", "X"}
+    except OSError:
+        return False
 
 
 def key(env: dict[str, str]) -> str:
@@ -107,6 +118,16 @@ def test_status_reports_each_tier(native_env: dict[str, str], started) -> None:
     assert report["services"]["tracker"] is True and report["services"]["redis"] is True
 
 
+def test_up_restarts_a_service_that_was_stopped(native_env: dict[str, str], started) -> None:
+    paths = SupervisorPaths(Path(native_env["MAXIMUS_RUN_DIR"]))
+    rpc(paths).supervisor.stopProcess("tracker")
+    assert not service_up("tracker", native_env)
+    again = maximus(native_env, "up", "--mode", "native")
+    assert again.returncode == 0, again.stdout
+    assert "restarting what had stopped: tracker" in again.stdout
+    assert service_up("tracker", native_env)
+
+
 def test_up_twice_is_harmless(native_env: dict[str, str], started) -> None:
     paths = SupervisorPaths(Path(native_env["MAXIMUS_RUN_DIR"]))
     before = {name: info["pid"] for name, info in processes(paths).items()}
@@ -122,8 +143,20 @@ def test_down_stops_exactly_what_up_started(native_env: dict[str, str], started)
     result = maximus(native_env, "down")
     assert result.returncode == 0, result.stderr
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists(), f"pid {pid} survived `maximus down`"
+        assert not alive(pid), f"pid {pid} survived `maximus down`"
     assert not port_open(int(native_env["LITELLM_PORT"]))
     assert redis_ping(int(native_env["REDIS_PORT"])), "the Redis that was already running is left alone"
     assert httpx.get(f"http://127.0.0.1:{native_env['OLLAMA_PORT']}/api/version").status_code == 200
     assert "Nothing to stop" in maximus(native_env, "down").stdout
+
+
+def test_down_after_a_supervisord_crash_stops_the_orphans(native_env: dict[str, str]) -> None:
+    assert maximus(native_env, "up", "--mode", "native").returncode == 0
+    paths = SupervisorPaths(Path(native_env["MAXIMUS_RUN_DIR"]))
+    pids = [info["pid"] for info in processes(paths).values() if info["pid"]]
+    os.kill(int(paths.pidfile.read_text()), signal.SIGKILL)
+    result = maximus(native_env, "down")
+    assert result.returncode == 0 and "Stopped the native stack" in result.stdout
+    for pid in pids:
+        assert not alive(pid), f"pid {pid} outlived its crashed supervisor"
+    assert redis_ping(int(native_env["REDIS_PORT"]))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import configparser
 import shlex
+import subprocess
 from pathlib import Path
 
 from maximus.native import plan_services, render_prometheus_config
-from maximus.supervisor import Program, SupervisorPaths, render_config
+from maximus.supervisor import Program, SupervisorPaths, is_running, render_config, stop
 
 
 def test_arguments_survive_quoting_and_percent_signs(tmp_path: Path) -> None:
@@ -37,3 +38,17 @@ def test_prometheus_targets_are_rewritten_to_native_ports(tmp_path: Path) -> Non
     rendered = render_prometheus_config({"TRACKER_PORT": "18002"}, tmp_path / "out.yml", source).read_text()
     assert "127.0.0.1:18002" in rendered and "example.org:9100" in rendered
     assert str(tmp_path / "rules" / "a.yml") in rendered
+
+
+def test_a_stale_pidfile_naming_another_process_is_never_ours(tmp_path: Path) -> None:
+    """After a reboot the pidfile may name a reused pid: `down` must not signal it, `up` must not trust it."""
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        paths = SupervisorPaths(tmp_path)
+        paths.pidfile.write_text(str(stranger.pid))
+        assert not is_running(paths)
+        assert stop(paths) == []
+        assert stranger.poll() is None, "an unrelated process was killed"
+    finally:
+        stranger.kill()
+        stranger.wait()
