@@ -227,7 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request, body: ChatRequest) -> Response:
-        check_supported(body)
+        check_supported(body, settings.refused_params)
         prompt = build_prompt(body)
         target = proxy.target(body.model)
         if settings.log_content:

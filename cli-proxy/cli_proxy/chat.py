@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -11,14 +12,6 @@ from maximus.openai_errors import OpenAIError
 
 _SYSTEM_ROLES = {"system", "developer"}
 _TURN_ROLES = {"user", "assistant"}
-# Accepted and ignored: the CLIs have no such knobs, and clients send them by default.
-# Refused with a 400: parameters whose effect the caller relies on.
-_REFUSED = {
-    "tools": "tools are not supported: the CLI proxy runs pure chat with the CLIs' tools off",
-    "functions": "functions are not supported: the CLI proxy runs pure chat with the CLIs' tools off",
-    "logprobs": "logprobs are not available from the CLIs",
-    "audio": "audio output is not available from the CLIs",
-}
 
 
 class ChatRequest(BaseModel):
@@ -37,17 +30,24 @@ class ChatRequest(BaseModel):
     stream_options: dict[str, Any] | None = None
 
 
+def _unset(value: Any) -> bool:
+    """null, false, 0, "", [] or {}: what clients send for a parameter they do not use."""
+    return value is None or (isinstance(value, bool | int | float | str | list | dict) and not value)
+
+
 def _bad(message: str, param: str | None = None, code: str = "unsupported_parameter") -> OpenAIError:
     return OpenAIError(400, message, code=code, param=param)
 
 
-def check_supported(req: ChatRequest) -> None:
-    """A clear 400 for every parameter a CLI cannot honour."""
+def check_supported(req: ChatRequest, refused: Mapping[str, str]) -> None:
+    """A clear 400 for every parameter a CLI cannot honour (`refused`: name -> reason, from the config)."""
+    if _bad_text_path(req.model) is not None:
+        raise _bad("'model' is not valid UTF-8 text (lone surrogate).", "model", "invalid_request")
     if req.n is not None and req.n != 1:
         raise _bad("n > 1 is not supported: a CLI gives one answer per request.", "n")
-    for name, reason in _REFUSED.items():
-        value = getattr(req, name)
-        if value not in (None, False, []):
+    for name, reason in refused.items():
+        value = getattr(req, name, None)
+        if not _unset(value):
             raise _bad(f"'{name}': {reason}.", name)
     if req.tool_choice not in (None, "none", "auto"):
         raise _bad("'tool_choice': tools are not supported by the CLI proxy.", "tool_choice")
@@ -55,6 +55,35 @@ def check_supported(req: ChatRequest) -> None:
         raise _bad("'response_format': only text answers are supported by the CLI proxy.", "response_format")
     if not req.messages:
         raise _bad("'messages' must hold at least one message.", "messages", "invalid_request")
+
+
+def _bad_text_path(value: Any, path: str = "") -> str | None:
+    """Where in `value` a string cannot be encoded as UTF-8 (a lone surrogate such as "\\ud800"), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (found := _bad_text_path(key, path)) is not None:
+            return found
+        if (found := _bad_text_path(item, f"{path}.{key}" if path else str(key))) is not None:
+            return found
+    return None
+
+
+def _check_encodable(message: dict[str, Any], index: int) -> None:
+    """Every string of a message must be UTF-8 text: the CLIs read UTF-8 (stdin, files)."""
+    where = _bad_text_path(message)
+    if where is not None:
+        param = f"messages.{index}" + (f".{where}" if where else "")
+        raise _bad(
+            f"messages[{index}] holds text that is not valid UTF-8 (a lone surrogate such as \\ud800) at '{param}'.",
+            param,
+            "invalid_request",
+        )
 
 
 def _text(message: dict[str, Any], index: int) -> str:
@@ -84,6 +113,7 @@ def build_prompt(req: ChatRequest) -> Prompt:
     system: list[str] = []
     turns: list[tuple[str, str]] = []
     for index, message in enumerate(req.messages):
+        _check_encodable(message, index)
         role = message.get("role")
         if role in _SYSTEM_ROLES:
             system.append(_text(message, index))

@@ -30,6 +30,17 @@ class ConfigError(ValueError):
     """The configuration file is missing something or holds a wrong value."""
 
 
+# Never handed to a CLI, even when listed: the proxy's own key and settings.
+PRIVATE_ENV_PREFIX = "CLI_PROXY_"
+
+
+def env_matches(name: str, patterns: tuple[str, ...]) -> bool:
+    """`name` is one of the patterns: an exact variable name, or a prefix ending in `*` (`LC_*`)."""
+    if name.startswith(PRIVATE_ENV_PREFIX):
+        return False
+    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)
+
+
 @dataclass(frozen=True)
 class Timeouts:
     queue_timeout_s: float = 30.0
@@ -48,7 +59,11 @@ class CliSettings:
     concurrency: int
     timeouts: Timeouts
     credentials_from: Path | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # set for the CLI, whatever the proxy's environment
+    pass_env: tuple[str, ...] = ()  # the proxy's variables the CLI may see (names or `PREFIX*`)
+
+    def passes(self, name: str) -> bool:
+        return env_matches(name, self.pass_env)
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,7 @@ class Settings:
     probe_timeout_s: float = 20.0
     recheck_interval_s: float = 300.0
     log_content: bool = False
+    refused_params: Mapping[str, str] = field(default_factory=dict)  # request parameter -> why a CLI cannot
 
     def lookup_path(self) -> list[Path]:
         """Directories searched for the CLI executables, in order."""
@@ -88,25 +104,58 @@ def _timeouts(merged: Mapping[str, Any], where: str) -> Timeouts:
     return Timeouts(**values)
 
 
+def _names(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(n, str) and n for n in raw):
+        raise ConfigError(f"{where} must be a list of environment variable names, got {raw!r}")
+    return tuple(raw)
+
+
+def _packaged() -> Mapping[str, Any]:
+    """The packaged models.yaml: where a custom config leaves out pass_env or refused_params."""
+    return yaml.safe_load(DEFAULT_CONFIG.read_text()) or {}
+
+
+def _listed(data: Mapping[str, Any], key: str, packaged: Mapping[str, Any]) -> Any:
+    return data[key] if key in data else packaged.get(key)
+
+
+def _pass_env(
+    name: str, raw: Mapping[str, Any], base: tuple[str, ...], packaged: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The base list, the CLI's own, and CLI_PROXY_<CLI>_ENV (comma-separated, e.g. ANTHROPIC_API_KEY)."""
+    own = raw["pass_env"] if "pass_env" in raw else ((packaged.get("clis") or {}).get(name) or {}).get("pass_env")
+    extra = [n.strip() for n in env.get(f"CLI_PROXY_{name.upper()}_ENV", "").split(",") if n.strip()]
+    return tuple(dict.fromkeys([*base, *_names(own, f"clis.{name}.pass_env"), *extra]))
+
+
 def _cli_settings(
-    name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any], env: Mapping[str, str]
+    name: str,
+    raw: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    env: Mapping[str, str],
+    base_env: tuple[str, ...],
+    packaged: Mapping[str, Any],
 ) -> CliSettings:
     if name not in KNOWN_CLIS:
         raise ConfigError(f"clis.{name}: unknown CLI (known: {', '.join(KNOWN_CLIS)})")
-    merged = {**defaults, **(raw or {})}
+    raw = raw or {}
+    merged = {**defaults, **raw}
     concurrency = merged.get("concurrency", 2)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"clis.{name}.concurrency must be an integer >= 1, got {concurrency!r}")
     # Where the operator's logins are mounted, e.g. CLI_PROXY_CLAUDE_CREDENTIALS_FROM=/home/maximus/.claude-host
     creds = env.get(f"CLI_PROXY_{name.upper()}_CREDENTIALS_FROM") or merged.get("credentials_from")
-    env = {str(k): str(v) for k, v in (merged.get("env") or {}).items()}
+    cli_env = {str(k): str(v) for k, v in (merged.get("env") or {}).items()}
     return CliSettings(
         name=name,
         executable=str(merged.get("executable", name)),
         concurrency=concurrency,
         timeouts=_timeouts(merged, f"clis.{name}"),
         credentials_from=Path(os.path.expanduser(str(creds))) if creds else None,
-        env=env,
+        env=cli_env,
+        pass_env=_pass_env(name, raw, base_env, packaged, env),
     )
 
 
@@ -138,7 +187,12 @@ def _default_state_dir() -> Path:
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     defaults = data.get("defaults") or {}
-    clis = {name: _cli_settings(name, raw, defaults, env) for name, raw in (data.get("clis") or {}).items()}
+    packaged = _packaged()
+    base_env = _names(_listed(data, "pass_env", packaged), "pass_env")
+    clis = {
+        name: _cli_settings(name, raw, defaults, env, base_env, packaged)
+        for name, raw in (data.get("clis") or {}).items()
+    }
     state = env.get("CLI_PROXY_STATE_DIR") or data.get("state_dir")
     return Settings(
         clis=clis,
@@ -149,7 +203,16 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
         probe_timeout_s=_number(data.get("probe_timeout_s", 20), "probe_timeout_s", "config"),
         recheck_interval_s=_number(data.get("recheck_interval_s", 300), "recheck_interval_s", "config"),
         log_content=env.get("CLI_PROXY_LOG_CONTENT", "") in {"1", "true", "yes"},
+        refused_params=_refused(_listed(data, "refused_params", packaged)),
     )
+
+
+def _refused(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"refused_params must map a parameter name to the reason, got {raw!r}")
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -59,7 +59,7 @@ class Readiness:
 
     async def check_auth(self, adapter: CliAdapter, path: Path, home: Path) -> tuple[bool | None, str]:
         """(authenticated, detail); None when the probe did not answer in time."""
-        static = adapter.static_auth(os.environ)
+        static = adapter.static_auth(adapter.passed_env())
         if static.authenticated is not None or (probe := adapter.auth_probe(home)) is None:
             return static.authenticated, static.detail
         with tempfile.TemporaryDirectory(prefix="cli-proxy-probe-") as cwd:

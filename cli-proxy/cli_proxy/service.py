@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
 import time
@@ -78,7 +77,7 @@ class CliProxy:
     async def _preflight(self, target: Target, home: Path, cwd: Path) -> Failure | None:
         """Ask the CLI whether it is logged in where its headless run would wait forever otherwise."""
         adapter = target.adapter
-        if adapter.static_auth(os.environ).authenticated or (probe := adapter.auth_probe(home)) is None:
+        if adapter.static_auth(adapter.passed_env()).authenticated or (probe := adapter.auth_probe(home)) is None:
             return None
         timeout = self.settings.probe_timeout_s
         code, out, _ = await run_capture(

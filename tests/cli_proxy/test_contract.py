@@ -126,11 +126,25 @@ def test_system_prompt_and_transcript_reach_the_cli(proxy: RunningProxy, model: 
     prompt = seen["prompt"]
     assert "<user>\nWhat is 2+2?\n</user>" in prompt and "<assistant>\n4\n</assistant>" in prompt
     assert prompt.rstrip().endswith("And times 3? SCENARIO=echo")
-    # The prompt goes on stdin only; Claude's and Gemini's system prompts go in files.
+    # The prompt goes on stdin only; every CLI's system prompt goes in a file.
     assert not any("2+2" in arg or "times 3" in arg for arg in seen["argv"])
-    if model != "gpt-5.5":
-        assert not any("terse" in arg for arg in seen["argv"])
+    assert not any("terse" in arg or "French" in arg for arg in seen["argv"])
     assert seen["model"] == {"claude-opus": "opus", "gemini-2.5-pro": "gemini-2.5-pro", "gpt-5.5": "gpt-5.5"}[model]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_large_system_prompt_reaches_the_cli_through_a_file(proxy: RunningProxy, model: str) -> None:
+    """200 KB: more than one argv string may hold (128 KiB), so it only works off the command line."""
+    system = "You are terse. " + "Remember this. " * 14_000
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "SCENARIO=echo"}]
+    with proxy.client() as client:
+        response = client.post("/v1/chat/completions", json={"model": model, "messages": messages})
+    assert response.status_code == 200, response.text[:2000]
+    seen = json.loads(response.json()["choices"][0]["message"]["content"])
+    assert seen["system"] == system
+    assert sum(len(arg) for arg in seen["argv"]) < 10_000
+    if model == "gpt-5.5":
+        assert seen["system_file_mode"] == "0o600" and seen["developer_instructions"] is None
 
 
 def test_claude_runs_isolated_and_without_the_proxy_key(proxy: RunningProxy) -> None:
@@ -260,6 +274,13 @@ def test_missing_cli_is_model_not_found(proxy_factory: Any) -> None:
     ("extra", "param"),
     [
         ({"n": 2}, "n"),
+        ({"stop": "END"}, "stop"),
+        ({"stop": ["\n\n", "END"]}, "stop"),
+        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"web_search_options": {"search_context_size": "low"}}, "web_search_options"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}, "response_format"),
@@ -270,6 +291,35 @@ def test_parameters_a_cli_cannot_honour_get_400(proxy: RunningProxy, extra: dict
     assert response.status_code == 400
     assert error_of(response)["param"] == param
     assert proxy.spawned == []  # refused before any CLI ran
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_harmless_parameters_are_accepted(proxy: RunningProxy, stream: bool) -> None:
+    """What clients send by default, and unset values of the refused ones, do not stop a request."""
+    extra: dict[str, Any] = {
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 256,
+        "max_completion_tokens": 256,
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+        "seed": 7,
+        "user": "someone",
+        "stop": None,
+        "logprobs": False,
+        "logit_bias": {},
+        "tools": [],
+        "tool_choice": "none",
+        "parallel_tool_calls": False,
+        "response_format": {"type": "text"},
+        "n": 1,
+        "stream": stream,
+    }
+    if stream:
+        extra["stream_options"] = {"include_usage": True}
+    for model in MODELS:
+        response = proxy.chat(model, "hi", **extra)
+        assert response.status_code == 200, (model, response.text)
 
 
 def test_bad_messages_get_400(proxy: RunningProxy) -> None:
@@ -469,3 +519,89 @@ def test_prompts_and_answers_are_logged_only_when_turned_on(
     assert "outcome=ok" in logged  # the request itself is logged either way
     assert ("zebra-secret-7" in logged) == log_content
     assert ("Hello from fake Claude" in logged) == log_content
+
+
+# --- what reaches the CLIs -----------------------------------------------------------------------------------
+
+# Stack secrets and cloud keys that must never reach a CLI (built from parts: fake values).
+FORBIDDEN_ENV = {
+    "MAXIMUS_MASTER_KEY": "sk-" + "master-" + "0123456789",
+    "TRACKER_API_KEY": "trk-" + "fake-" + "0123456789",
+    "OPENAI_API_KEY": "sk-" + "proj-" + "A1b2" * 6,
+    "ANTHROPIC_API_KEY": "sk-" + "ant-" + "api03-" + "Z9y8" * 6,
+    "AWS_SECRET_ACCESS_KEY": "aws" + "/Fake" * 6,
+}
+ALLOWED_ENV = {"LC_ALL": "C.UTF-8", "TZ": "UTC", "https_proxy": "http://proxy.invalid:3128"}
+PER_CLI_ENV = {
+    "claude-opus": "CLAUDE_CODE_OAUTH_TOKEN",
+    "gemini-2.5-pro": "GOOGLE_CLOUD_PROJECT",
+    "gpt-5.5": "CODEX_API_KEY",
+}
+
+
+def env_seen(proxy: RunningProxy, model: str, dump: Path) -> dict[str, str]:
+    response = proxy.chat(model, f"hi ENVDUMP={dump}")
+    assert response.status_code == 200, response.text
+    return json.loads(dump.read_text())
+
+
+def test_cli_children_get_only_the_allowed_environment(proxy_factory: Any, tmp_path: Path) -> None:
+    per_cli = {name: "fake-" + "value-" + str(i) for i, name in enumerate(PER_CLI_ENV.values())}
+    with proxy_factory(extra_env={**FORBIDDEN_ENV, **ALLOWED_ENV, **per_cli}) as proxy:
+        for model in MODELS:
+            env = env_seen(proxy, model, tmp_path / f"{model}.json")
+            leaked = sorted(set(FORBIDDEN_ENV) & set(env))
+            assert leaked == [], f"{model} saw {leaked}"
+            assert not any(name.startswith("CLI_PROXY_") for name in env)
+            assert {k: env.get(k) for k in ALLOWED_ENV} == ALLOWED_ENV
+            assert env["PATH"] and env["HOME"]
+            own = PER_CLI_ENV[model]
+            assert env[own] == per_cli[own]  # each CLI's own credentials reach it ...
+            others = set(PER_CLI_ENV.values()) - {own}
+            assert not others & set(env), f"{model} saw another CLI's variables"  # ... and only its own
+
+
+def test_anthropic_api_key_reaches_claude_only_when_the_operator_lists_it(proxy_factory: Any, tmp_path: Path) -> None:
+    with proxy_factory(extra_env={**FORBIDDEN_ENV, "CLI_PROXY_CLAUDE_ENV": "ANTHROPIC_API_KEY"}) as proxy:
+        claude = env_seen(proxy, "claude-opus", tmp_path / "claude.json")
+        codex = env_seen(proxy, "gpt-5.5", tmp_path / "codex.json")
+    assert claude["ANTHROPIC_API_KEY"] == FORBIDDEN_ENV["ANTHROPIC_API_KEY"]
+    assert "MAXIMUS_MASTER_KEY" not in claude and "CLI_PROXY_CLAUDE_ENV" not in claude
+    assert "ANTHROPIC_API_KEY" not in codex
+
+
+def raw_chat(proxy: RunningProxy, body: str) -> httpx.Response:
+    """A body with JSON escapes httpx would refuse to encode (a lone surrogate)."""
+    with proxy.client() as client:
+        return client.post("/v1/chat/completions", content=body.encode(), headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("messages", "param"),
+    [
+        ('[{"role": "user", "content": "bad \\ud800 text"}]', "messages.0.content"),
+        ('[{"role": "system", "content": "\\udfff"}, {"role": "user", "content": "hi"}]', "messages.0.content"),
+        (
+            '[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"},'
+            ' {"role": "user", "content": [{"type": "text", "text": "a\\ud83d"}]}]',
+            "messages.2.content.0.text",
+        ),
+        ('[{"role": "user\\ud800", "content": "hi"}]', "messages.0.role"),
+    ],
+)
+@pytest.mark.parametrize("model", MODELS)
+def test_lone_surrogates_get_400_without_a_traceback(
+    proxy: RunningProxy, caplog: pytest.LogCaptureFixture, model: str, messages: str, param: str
+) -> None:
+    with caplog.at_level(logging.INFO):
+        response = raw_chat(proxy, f'{{"model": "{model}", "stream": false, "messages": {messages}}}')
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["code"] == "invalid_request" and error["param"] == param
+    assert proxy.spawned == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_lone_surrogate_in_the_model_gets_400(proxy: RunningProxy) -> None:
+    response = raw_chat(proxy, '{"model": "claude\\ud800", "messages": [{"role": "user", "content": "hi"}]}')
+    assert response.status_code == 400 and error_of(response)["param"] == "model"

@@ -6,6 +6,7 @@ Install them with `npm ci --prefix cli-proxy` (or `npm install --prefix cli-prox
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,34 @@ def test_codex_with_a_key_but_no_network_does_not_hang(
         assert response.status_code in {401, 503, 504}, response.text
         assert proxy.spawned and wait_gone([pid for _, pid in proxy.spawned]) == []
         assert "sk-testtest" not in response.text
+
+
+def test_real_codex_reads_the_system_prompt_file_the_adapter_names(tmp_path: Path, logged_out: Path) -> None:
+    """The real Codex takes `-c model_instructions_file=...` as written by the adapter: with the file removed it
+    stops at once naming our path (with the file there it would go on to the network, unreachable here)."""
+    from cli_proxy.adapters.base import Prompt, RunPaths
+    from cli_proxy.adapters.codex import CodexAdapter
+    from cli_proxy.config import load_settings
+
+    adapter = CodexAdapter(
+        load_settings(env={"CLI_PROXY_CONFIG": str(real_config(tmp_path, logged_out))}).clis["codex"]
+    )
+    paths = RunPaths(cwd=tmp_path / "cwd", scratch=tmp_path / "scratch dir", home=tmp_path / "codex-home")
+    for folder in (paths.cwd, paths.scratch):
+        folder.mkdir()
+    adapter.prepare_home(paths.home)
+    invocation = adapter.prepare(None, Prompt("You are terse.", "Say hello"), paths)
+    system_file = paths.scratch / "system.md"
+    assert system_file.read_text() == "You are terse." and (system_file.stat().st_mode & 0o777) == 0o600
+    assert not any("terse" in arg for arg in invocation.args)
+    system_file.unlink()
+    done = subprocess.run(
+        [str(NODE_BIN / "codex"), *invocation.args],
+        input=b"Say hello",
+        env=adapter.child_env(invocation.env),
+        cwd=paths.cwd,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert f"failed to read model instructions file {system_file}" in done.stderr.decode()

@@ -49,10 +49,36 @@ def test_environment_overrides() -> None:
     assert settings.state_dir == Path("/var/x") and settings.log_content is True
 
 
+def test_child_environment_is_an_allowlist_from_the_config() -> None:
+    settings = load_settings({"CLI_PROXY_CONFIG": str(DEFAULT_CONFIG), "CLI_PROXY_CLAUDE_ENV": "ANTHROPIC_API_KEY, X"})
+    claude, gemini, codex = (settings.clis[n] for n in ("claude", "gemini", "codex"))
+    for cli in (claude, gemini, codex):
+        assert all(cli.passes(n) for n in ("PATH", "HOME", "LC_ALL", "no_proxy", "HTTPS_PROXY", "SSL_CERT_FILE"))
+        assert not any(cli.passes(n) for n in ("MAXIMUS_MASTER_KEY", "OPENAI_API_KEY", "CLI_PROXY_API_KEY"))
+    assert claude.passes("CLAUDE_CODE_OAUTH_TOKEN") and claude.passes("ANTHROPIC_API_KEY") and claude.passes("X")
+    assert not gemini.passes("ANTHROPIC_API_KEY") and not codex.passes("ANTHROPIC_API_KEY")
+    assert gemini.passes("GOOGLE_APPLICATION_CREDENTIALS") and not gemini.passes("CODEX_API_KEY")
+    assert codex.passes("CODEX_API_KEY") and not codex.passes("GEMINI_API_KEY")
+    assert not load_settings({"CLI_PROXY_CONFIG": str(DEFAULT_CONFIG)}).clis["claude"].passes("ANTHROPIC_API_KEY")
+
+
+def test_custom_config_without_env_lists_gets_the_packaged_ones() -> None:
+    settings = parse_settings({"models": {"m": {"cli": "codex"}}, "clis": {"codex": {}}}, {})
+    assert settings.clis["codex"].passes("PATH") and settings.clis["codex"].passes("CODEX_API_KEY")
+    assert settings.refused_params["stop"]
+    bare = parse_settings(
+        {"models": {"m": {"cli": "codex"}}, "clis": {"codex": {"pass_env": []}}, "pass_env": ["P*"]}, {}
+    )
+    assert bare.clis["codex"].pass_env == ("P*",) and bare.clis["codex"].passes("PATH")
+    assert not bare.clis["codex"].passes("HOME") and not bare.clis["codex"].passes("CLI_PROXY_X")
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"clis": {"claude": {}}, "models": {}}, "model map is empty"),
+        ({"clis": {"claude": {"pass_env": "PATH"}}, "models": {"m": {"cli": "claude"}}}, "pass_env"),
+        ({"clis": {"claude": {}}, "models": {"m": {"cli": "claude"}}, "refused_params": ["stop"]}, "refused_params"),
         ({"clis": {"claude": {}}, "models": {"m": {"cli": "gemini"}}}, "models.m"),
         ({"clis": {"vim": {}}, "models": {"m": {"cli": "vim"}}}, "unknown CLI"),
         ({"clis": {"claude": {"concurrency": 0}}, "models": {"m": {"cli": "claude"}}}, "concurrency"),
@@ -72,15 +98,44 @@ def test_single_user_message_goes_in_as_is() -> None:
     assert prompt.system is None and prompt.text == "Hi there"
 
 
+REFUSED = load_settings({"CLI_PROXY_CONFIG": str(DEFAULT_CONFIG)}).refused_params
+
+
 def test_unknown_sampling_parameters_are_accepted() -> None:
     req = ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], temperature=0.2, max_tokens=5, n=1)
-    check_supported(req)  # no exception: the CLIs cannot honour them, and clients send them by default
+    check_supported(req, REFUSED)  # no exception: the CLIs cannot honour them, and clients send them by default
 
 
 def test_refusals_name_the_parameter() -> None:
     with pytest.raises(OpenAIError) as caught:
-        check_supported(ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], n=3))
+        check_supported(ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], n=3), REFUSED)
     assert caught.value.status == 400 and caught.value.param == "n"
+
+
+@pytest.mark.parametrize(("name", "value"), [("stop", "END"), ("stop", ["a"]), ("logprobs", True), ("top_logprobs", 2)])
+def test_parameters_that_change_the_answer_are_refused(name: str, value: object) -> None:
+    req = ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], **{name: value})
+    with pytest.raises(OpenAIError) as caught:
+        check_supported(req, REFUSED)
+    assert caught.value.status == 400 and caught.value.param == name
+
+
+def test_refused_parameters_come_from_the_config() -> None:
+    req = ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], stop="END", seed=3)
+    settings = parse_settings({"models": {"m": {"cli": "claude"}}, "clis": {"claude": {}}, "refused_params": {}}, {})
+    check_supported(req, settings.refused_params)  # the operator emptied the list
+    custom = parse_settings(
+        {"models": {"m": {"cli": "claude"}}, "clis": {"claude": {}}, "refused_params": {"seed": "no seeds"}}, {}
+    )
+    with pytest.raises(OpenAIError, match="no seeds"):
+        check_supported(req, custom.refused_params)
+
+
+def test_lone_surrogate_is_a_400_naming_the_message() -> None:
+    req = ChatRequest(model="m", messages=[{"role": "user", "content": "ok"}, {"role": "user", "content": "\ud800"}])
+    with pytest.raises(OpenAIError) as caught:
+        build_prompt(req)
+    assert caught.value.status == 400 and caught.value.param == "messages.1.content"
 
 
 # --- parsers ---------------------------------------------------------------------------------------------------

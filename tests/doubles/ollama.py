@@ -42,6 +42,14 @@ def _text_of(message: dict[str, Any]) -> str:
     return content if isinstance(content, str) else json.dumps(content)
 
 
+# What `ollama show` reports for the default models: gemma3 takes images but no tools, llama3.1 the reverse.
+CAPABILITIES = {"gemma3": ["completion", "vision"], "llama3.1": ["completion", "tools"]}
+
+
+def capabilities(name: str) -> list[str]:
+    return CAPABILITIES.get(_tag(name).split(":")[0], ["completion"])
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -114,7 +122,7 @@ class OllamaDouble:
                 "template": "{{ .Prompt }}",
                 "details": self.model_entry(_tag(name))["details"],
                 "model_info": {"general.architecture": family, f"{family}.context_length": 8192},
-                "capabilities": ["completion"],
+                "capabilities": capabilities(name),
                 "modified_at": _now(),
             }
 
@@ -149,8 +157,11 @@ class OllamaDouble:
         return app
 
     async def _json(self, request: Request) -> tuple[dict[str, Any], JSONResponse | None]:
+        raw = await request.body()
+        if not raw:
+            return {}, _error(400, "missing request body")
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(raw)
         except json.JSONDecodeError as exc:
             return {}, _error(400, f"invalid character at offset {exc.pos}")
         if not isinstance(body, dict):
@@ -166,6 +177,8 @@ class OllamaDouble:
         messages = body.get("messages") or []
         if not isinstance(messages, list):
             return _error(400, "messages must be a list")
+        if body.get("tools") and "tools" not in capabilities(name):
+            return _error(400, f"registry.ollama.ai/library/{_tag(name)} does not support tools")
         answer = self.answer_for(name, messages)
         prompt_tokens = sum(_count_tokens(_text_of(m)) for m in messages)
         final = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -88,3 +89,17 @@ def test_bad_or_missing_key_gets_openai_error_body(litellm_proxy: stack.LiteLLMP
     error = response.json()["error"]
     assert "MAXIMUS_MASTER_KEY" in error["message"]
     assert "sk-wrong" not in response.text, "the rejected key is never echoed"
+
+
+
+def test_a_request_the_chat_model_cannot_honour_falls_back_to_the_reasoning_model(
+        litellm_proxy: stack.LiteLLMProxy, ollama_double: stack.HttpDouble) -> None:
+    """gemma3 takes no tools (Ollama answers 400): the local chain max-buddy -> max-planner answers instead."""
+    ollama_double.clear()
+    tool = {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}}
+    raw = client(litellm_proxy).chat.completions.with_raw_response.create(
+        model="max-buddy", messages=[{"role": "user", "content": "what time is it"}], tools=[tool])
+    assert raw.parse().choices[0].message.content.startswith("Local answer from llama3.1")
+    assert raw.headers["x-litellm-model-group"] == "max-planner"
+    chats = [json.loads(r["body"])["model"] for r in ollama_double.requests() if r["path"] == "/api/chat"]
+    assert chats == ["gemma3", "llama3.1"], "tried the chat model first, then the local fallback; nothing else"

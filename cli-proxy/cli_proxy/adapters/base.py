@@ -14,9 +14,6 @@ from typing import Any
 from cli_proxy.config import CliSettings
 from cli_proxy.events import Event
 
-# Never handed to a CLI: the proxy's own key and settings.
-_PRIVATE_ENV_PREFIXES = ("CLI_PROXY_",)
-
 
 @dataclass(frozen=True)
 class Prompt:
@@ -59,6 +56,14 @@ def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def write_private(path: Path, text: str) -> Path:
+    """A new file only this user can read (0600): for system prompts, never put on a command line."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
 def link_into(source: Path, target: Path) -> None:
     """Make `target` a symlink to `source` (replacing an older link); nothing if the source is absent."""
     if not source.exists():
@@ -94,11 +99,14 @@ class CliAdapter(ABC):
     def __init__(self, settings: CliSettings) -> None:
         self.settings = settings
 
+    def passed_env(self, source: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The proxy's variables this CLI may see (its config's pass_env), nothing else."""
+        source = os.environ if source is None else source
+        return {k: v for k, v in source.items() if self.settings.passes(k)}
+
     def child_env(self, extra: Mapping[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
-        env.update(self.settings.env)
-        env.update(extra)
-        return env
+        """The allowed part of the proxy's environment, the CLI's configured values, then the adapter's own."""
+        return {**self.passed_env(), **self.settings.env, **extra}
 
     def home_dir(self, state_dir: Path, slot: int) -> Path:
         name = "home" if self.shared_home else f"worker-{slot}"

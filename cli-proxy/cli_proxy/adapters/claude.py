@@ -19,6 +19,7 @@ from cli_proxy.adapters.base import (
     as_int,
     json_line,
     link_into,
+    write_private,
 )
 from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta, Usage
 
@@ -163,8 +164,7 @@ class ClaudeAdapter(CliAdapter):
         if model_flag:
             args += ["--model", model_flag]
         if prompt.system:
-            system_file = paths.scratch / "system-prompt.md"
-            system_file.write_text(prompt.system)
+            system_file = write_private(paths.scratch / "system-prompt.md", prompt.system)
             args += ["--system-prompt-file", str(system_file)]
         return Invocation(args, self._env(paths.home))
 

@@ -1,4 +1,5 @@
-"""Codex: `codex exec --json ... -` (prompt on stdin), text per agent message."""
+"""Codex: `codex exec --json ... -` (prompt on stdin, system prompt in model_instructions_file), text per
+agent message."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from cli_proxy.adapters.base import (
     as_int,
     json_line,
     link_into,
+    write_private,
 )
 from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta, Usage
 
@@ -192,8 +194,9 @@ class CodexAdapter(CliAdapter):
             args += ["-c", f"features.{feature}=false"]
         if model_flag:
             args += ["-m", model_flag]
-        if prompt.system:
-            args += ["-c", f"developer_instructions={toml_string(prompt.system)}"]
+        if prompt.system:  # in a file, never on argv (visible in ps, 128 KiB per argument)
+            system_file = write_private(paths.scratch / "system.md", prompt.system)
+            args += ["-c", f"model_instructions_file={toml_string(str(system_file))}"]
         return Invocation([*args, "-"], self._env(paths.home))
 
     def parser(self) -> LineParser:

@@ -19,6 +19,7 @@ from cli_proxy.adapters.base import (
     as_int,
     json_line,
     link_into,
+    write_private,
 )
 from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta, Usage
 
@@ -135,8 +136,7 @@ class GeminiAdapter(CliAdapter):
                 link_into(source / name, home / ".gemini" / name)
         env = {"GEMINI_CLI_HOME": str(home), "NO_COLOR": "1"}
         if prompt.system:
-            system_file = paths.scratch / "system.md"
-            system_file.write_text(prompt.system)
+            system_file = write_private(paths.scratch / "system.md", prompt.system)
             env["GEMINI_SYSTEM_MD"] = str(system_file)
         args = ["-o", "stream-json", "--skip-trust"]  # piped stdin alone runs headless
         if model_flag:

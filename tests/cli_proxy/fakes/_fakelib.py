@@ -1,6 +1,7 @@
 """Shared by the fake CLIs: scenario choice, output, and the process tricks the tests need.
 
-The scenario comes from the prompt (`SCENARIO=<name>`, also `PIDFILE=<path>`, `DELAY=<s>`, `SLEEP=<s>`)
+The scenario comes from the prompt (`SCENARIO=<name>`, also `PIDFILE=<path>`, `DELAY=<s>`, `SLEEP=<s>`,
+`ENVDUMP=<path>`: the fake writes its whole environment there as JSON)
 or from FAKE_CLI_SCENARIO; the fakes print exactly the line formats documented in
 shared/reference/cli-tools.md.
 """
@@ -16,12 +17,15 @@ import sys
 import time
 from typing import Any
 
-_OPTION = re.compile(r"\b(SCENARIO|PIDFILE|DELAY|SLEEP|EXIT|GATE)=(\S+)")
+_OPTION = re.compile(r"\b(SCENARIO|PIDFILE|DELAY|SLEEP|EXIT|GATE|ENVDUMP)=(\S+)")
 
 
 def options(prompt: str) -> dict[str, str]:
     found = dict(_OPTION.findall(prompt))
     found.setdefault("SCENARIO", os.environ.get("FAKE_CLI_SCENARIO", "ok"))
+    if "ENVDUMP" in found:
+        with open(found["ENVDUMP"], "w") as fh:
+            json.dump(dict(os.environ), fh)
     return found
 
 
