@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,13 +55,22 @@ def _services_by_kind() -> tuple[list[str], list[str]]:
     return [name for name in spec if name not in one_shot], one_shot
 
 
+def _build_env() -> dict[str, str]:
+    """The CLI proxy image runs as the invoking user, who owns the CLI logins it mounts read-only."""
+    env = dict(os.environ)
+    env.setdefault("MAXIMUS_UID", str(os.getuid()))
+    env.setdefault("MAXIMUS_GID", str(os.getgid()))
+    return env
+
+
 def up(env_file: Path) -> int:
     long_running, one_shot = _services_by_kind()
     base = base_command(env_file)
-    code = subprocess.run([*base, "up", "--detach", "--build", "--wait", *long_running], check=False).returncode
+    code = subprocess.run([*base, "up", "--detach", "--build", "--wait", *long_running], check=False,
+                          env=_build_env()).returncode
     if one_shot:
         # The model pull can take many minutes: it runs on in the background.
-        subprocess.run([*base, "up", "--detach", "--no-deps", *one_shot], check=False)
+        subprocess.run([*base, "up", "--detach", "--no-deps", *one_shot], check=False, env=_build_env())
     return code
 
 

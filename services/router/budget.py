@@ -8,12 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from router.config import BudgetConfig
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url_from_env(names: Iterable[str]) -> str:
+    """The first of the environment variables `names` that is set (budget.redis_url_envs), else the default."""
+    return next((os.environ[name] for name in names if os.environ.get(name)), DEFAULT_REDIS_URL)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class SpendReader:
 
     def __init__(self, config: BudgetConfig, redis_url: str | None = None) -> None:
         self.config = config
-        self.redis_url = redis_url or os.environ.get(config.redis_url_env) or DEFAULT_REDIS_URL
+        self.redis_url = redis_url or redis_url_from_env(config.redis_url_envs)
         self._sync: Any = None
         self._async: Any = None
         self._value: float | None = None

@@ -38,6 +38,8 @@ class PrivacyConfig:
     placeholder_values: frozenset[str] = frozenset()
     placeholder_email_domains: frozenset[str] = frozenset()
     placeholder_email_local_parts: frozenset[str] = frozenset()
+    documentation_email_domains: frozenset[str] = frozenset({"example.com", "example.org", "example.net"})
+    reserved_email_tlds: tuple[str, ...] = (".example", ".test", ".invalid", ".localhost")
     health_terms: tuple[str, ...] = ()
 
 
@@ -45,7 +47,8 @@ class PrivacyConfig:
 class BudgetConfig:
     monthly_usd: float = 0.0
     warn_ratio: float = 0.8
-    redis_url_env: str = "REDIS_URL"
+    # Environment variables naming the Redis of the tracker's totals, first set wins (the tracker's own order).
+    redis_url_envs: tuple[str, ...] = ("MAXIMUS_REDIS_URL", "REDIS_URL")
     spend_key: str = "maximus:month:{month}"  # the tracker's durable month totals (tracker/totals.py)
     spend_field: str | None = "cost_usd"
     refresh_s: float = 5.0
@@ -58,6 +61,8 @@ class HealthConfig:
     redis_key: str = "maximus:tier:{tier}:down"
     refresh_s: float = 2.0
     skip_to: str = "local"
+    timeout_s: float = 0.05  # Redis socket timeout of the health key reads
+    litellm_refresh_s: float = 1.0  # LiteLLM's cooldowns are re-read at most this often
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,12 @@ def _privacy(raw: dict[str, Any]) -> PrivacyConfig:
         placeholder_values=frozenset(str(v).lower() for v in raw.get("placeholder_values") or ()),
         placeholder_email_domains=frozenset(str(v).lower() for v in email.get("placeholder_domains") or ()),
         placeholder_email_local_parts=frozenset(str(v).lower() for v in email.get("placeholder_local_parts") or ()),
+        documentation_email_domains=frozenset(
+            str(v).lower() for v in email.get("documentation_domains", PrivacyConfig.documentation_email_domains)
+        ),
+        reserved_email_tlds=tuple(
+            "." + str(v).lower().lstrip(".") for v in email.get("reserved_tlds", PrivacyConfig.reserved_email_tlds)
+        ),
         health_terms=tuple(raw.get("health_terms") or ()),
     )
 
@@ -161,11 +172,17 @@ def _monthly_budget(raw: dict[str, Any]) -> float:
     return load_settings().budget_usd
 
 
+def _env_names(value: Any) -> tuple[str, ...]:
+    """One environment variable name or a list of them (the first one set wins)."""
+    names = [value] if isinstance(value, str) else list(value or ())
+    return tuple(str(name) for name in names if str(name).strip())
+
+
 def _budget(raw: dict[str, Any]) -> BudgetConfig:
     return BudgetConfig(
         monthly_usd=_monthly_budget(raw),
         warn_ratio=float(raw.get("warn_ratio", 0.8)),
-        redis_url_env=str(raw.get("redis_url_env", "REDIS_URL")),
+        redis_url_envs=_env_names(raw.get("redis_url_envs", raw.get("redis_url_env", BudgetConfig.redis_url_envs))),
         spend_key=str(raw.get("spend_key", BudgetConfig.spend_key)),
         spend_field=raw.get("spend_field", BudgetConfig.spend_field),
         refresh_s=float(raw.get("refresh_s", 5)),
@@ -207,6 +224,8 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConf
             redis_key=str(health.get("redis_key", HealthConfig.redis_key)),
             refresh_s=float(health.get("refresh_s", 2)),
             skip_to=str(health.get("skip_to", "local")),
+            timeout_s=float(health.get("timeout_s", HealthConfig.timeout_s)),
+            litellm_refresh_s=float(health.get("litellm_refresh_s", HealthConfig.litellm_refresh_s)),
         ),
         context=ContextConfig(
             chars_per_token=float(context.get("chars_per_token", 4.0)),

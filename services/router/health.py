@@ -5,14 +5,13 @@ LiteLLM) and an operator/monitor key in Redis. Unreachable sources mean "no info
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.budget import DEFAULT_REDIS_URL
-from router.config import HealthConfig
+from router.budget import redis_url_from_env
+from router.config import BudgetConfig, HealthConfig
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,12 @@ def merge(healths: Iterable[TierHealth]) -> TierHealth:
 class RedisTierHealth:
     """Reads health.redis_key for each tier (any value = down), at most every refresh_s seconds."""
 
-    def __init__(self, config: HealthConfig, tiers: Iterable[str], redis_url_env: str = "REDIS_URL") -> None:
+    def __init__(
+        self, config: HealthConfig, tiers: Iterable[str], redis_url_envs: Iterable[str] = BudgetConfig.redis_url_envs
+    ) -> None:
         self.config = config
         self.tiers = tuple(tiers)
-        self.redis_url = os.environ.get(redis_url_env) or DEFAULT_REDIS_URL
+        self.redis_url = redis_url_from_env(redis_url_envs)
         self._client: Any = None
         self._value = ALL_UP
         self._read_at = -1e18
@@ -50,6 +51,10 @@ class RedisTierHealth:
     @property
     def enabled(self) -> bool:
         return "redis" in self.config.source
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        timeout = self.config.timeout_s
+        return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
 
     def _keys(self) -> list[str]:
         return [self.config.redis_key.format(tier=tier) for tier in self.tiers]
@@ -66,9 +71,7 @@ class RedisTierHealth:
             self._read_at = time.monotonic()
             try:
                 if self._client is None:
-                    self._client = redis.Redis.from_url(
-                        self.redis_url, socket_timeout=0.05, socket_connect_timeout=0.05
-                    )
+                    self._client = redis.Redis.from_url(self.redis_url, **self._client_kwargs())
                 self._value = self._from_values(self._client.mget(self._keys()))
             except (redis.RedisError, OSError):
                 self._value = ALL_UP
@@ -84,9 +87,7 @@ class RedisTierHealth:
             self._read_at = time.monotonic()
             try:
                 if self._client is None:
-                    self._client = aredis.Redis.from_url(
-                        self.redis_url, socket_timeout=0.05, socket_connect_timeout=0.05
-                    )
+                    self._client = aredis.Redis.from_url(self.redis_url, **self._client_kwargs())
                 self._value = self._from_values(await self._client.mget(self._keys()))
             except (redis.RedisError, OSError):
                 self._value = ALL_UP

@@ -22,12 +22,14 @@ from litellm.integrations.custom_logger import CustomLogger
 from router.budget import SpendReader
 from router.health import RedisTierHealth, TierHealth, merge
 from router.policy import RoutingPolicy, default_policy
+from router.request import MalformedRequest, check_request
 
 log = logging.getLogger("maximus.router")
 
 ROUTED_CALL_TYPES = frozenset(
     {"completion", "acompletion", "text_completion", "atext_completion", "responses", "aresponses"}
 )
+CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})  # these need a non-empty `messages` array
 TIER_HEADER = "x-maximus-tier"
 REASON_HEADER = "x-maximus-route-reason"
 CLOUD_TIERS = ("power", "creative", "vision")
@@ -66,6 +68,12 @@ async def litellm_tier_health(policy: RoutingPolicy) -> TierHealth:
     return TierHealth(down)
 
 
+def bad_request(exc: MalformedRequest) -> HTTPException:
+    """An OpenAI-style 400, raised like the 403 refusal (the proxy answers HTTPException details as they are)."""
+    error = {"message": exc.message, "type": "invalid_request_error", "param": exc.param, "code": "invalid_request"}
+    return HTTPException(status_code=400, detail={"error": error})
+
+
 class RoutingHook(CustomLogger):
     def __init__(self) -> None:
         super().__init__()
@@ -79,14 +87,14 @@ class RoutingHook(CustomLogger):
         if self._policy is None:
             policy = default_policy()
             self._spend = SpendReader(policy.config.budget)
-            self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS, policy.config.budget.redis_url_env)
+            self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS, policy.config.budget.redis_url_envs)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
     async def _health(self, policy: RoutingPolicy, redis_health: RedisTierHealth) -> TierHealth:
         parts = [await redis_health.aread()]
         if "litellm" in policy.config.health.source:
-            if time.monotonic() - self._litellm_health_at >= min(policy.config.health.refresh_s, 1.0):
+            if time.monotonic() - self._litellm_health_at >= policy.config.health.litellm_refresh_s:
                 self._litellm_health = await litellm_tier_health(policy)
                 self._litellm_health_at = time.monotonic()
             parts.append(self._litellm_health)
@@ -95,6 +103,10 @@ class RoutingHook(CustomLogger):
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> dict:
         if call_type not in ROUTED_CALL_TYPES or not isinstance(data, dict):
             return data
+        try:
+            check_request(data, chat=call_type in CHAT_CALL_TYPES)
+        except MalformedRequest as exc:
+            raise bad_request(exc) from None
         policy, spend, redis_health = self._state()
         headers = request_headers(data)
         decision = policy.decide(

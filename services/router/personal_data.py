@@ -20,6 +20,8 @@ from stdnum.us import ssn
 from router.textviews import TextViews
 
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
+# Dotted groups (4111.1111.1111.1111, Amex 3782.822463.10005): only the card layouts, so decimals never match.
+_DOTTED_CARD = re.compile(r"\d{4}\.\d{4}\.\d{4}\.\d{1,7}|\d{4}\.\d{6}\.\d{5}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 # Labels of national ID numbers (lower-cased); a label followed closely by a number with 5+ digits is a hit.
@@ -59,13 +61,17 @@ _CODICE_FISCALE = re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b")
 _DNI = re.compile(r"\b\d{8}-?[A-Z]\b")
 _NIR = re.compile(r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b")
 _PASSPORT_WORDS = ("passport", "passeport", "reisepass", "pasaporte", "passaporto")
+# "passport number K4821937", "my passport number is X12345678", "Passport number: X 1234 5678".
 _PASSPORT = re.compile(
-    r"\b(?:passport|passeport|reisepass|pasaporte|passaporto)\b(?:\s*(?:no\.?|number|num\.?|nr\.?|#|n°))?"
-    r"[\s:#]{0,3}([a-z0-9]{6,9})\b"
+    r"\b(?:passport|passeport|reisepass|pasaporte|passaporto)\b"
+    r"(?:\s*(?:no\.?|number|num\.?|nr\.?|#|n°|nummer|numéro|número|numero))?"
+    r"(?:\s*(?:(?:is|was|ist|est|es)\b|[=:#-]))?\s*([a-z0-9](?: ?[a-z0-9]){5,8})\b"
 )
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}\b")
-_RESERVED_TLDS = (".example", ".test", ".invalid", ".localhost", ".local")
+# Documentation addresses (RFC 2606 / 6761): placeholders whatever the local part.
+DOCUMENTATION_DOMAINS = frozenset({"example.com", "example.org", "example.net"})
+RESERVED_TLDS = (".example", ".test", ".invalid", ".localhost")
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,13 @@ class PersonalRules:
     phone_region: str
     placeholder_domains: frozenset[str]
     placeholder_local_parts: frozenset[str]
+    documentation_domains: frozenset[str] = DOCUMENTATION_DOMAINS
+    reserved_tlds: tuple[str, ...] = RESERVED_TLDS
+
+    @property
+    def placeholder_suffixes(self) -> tuple[str, ...]:
+        """placeholder_domains entries that start with a dot (.local) match every domain under them."""
+        return tuple(d for d in self.placeholder_domains if d.startswith("."))
 
 
 def _views(text: str | TextViews) -> TextViews:
@@ -90,17 +103,24 @@ def _bounded(text: str, start: int, end: int) -> bool:
     )
 
 
+def _card_candidates(views: TextViews, span_start: int, chunk: str) -> Iterator[tuple[int, int, str]]:
+    for regex in (_CARD, _DOTTED_CARD):
+        for match in regex.finditer(chunk):
+            yield span_start + match.start(), span_start + match.end(), match.group(0)
+
+
 def has_payment_card(text: str | TextViews) -> bool:
     views = _views(text)
     for span in views.numeric_spans:
         if span.digits < 13:
             continue
         chunk = views.text[span.start : span.end]
-        for match in _CARD.finditer(chunk):
-            start, end = span.start + match.start(), span.start + match.end()
-            if (start and views.text[start - 1] in ".,-") or (end < len(views.text) and views.text[end] == "-"):
+        for start, end, value in _card_candidates(views, span.start, chunk):
+            if (start and views.text[start - 1] in ".,-") or (end < len(views.text) and views.text[end] in "-"):
                 continue  # part of a decimal, a version or a dash-separated code
-            number = _digits(match.group(0))
+            if end + 1 < len(views.text) and views.text[end] == "." and views.text[end + 1].isdigit():
+                continue  # a longer dotted number (an OID, a version)
+            number = _digits(value)
             if number[0] in "23456" and luhn.is_valid(number):
                 return True
     return False
@@ -110,7 +130,8 @@ def has_iban(text: str | TextViews) -> bool:
     views = _views(text)
     if views.max_digits < 8:
         return False
-    return any(iban.is_valid(m.group(0)) for m in _IBAN.finditer(views.text))
+    # Upper-cased: an IBAN typed in lower case (de89 3704 ...) is the same account.
+    return any(iban.is_valid(m.group(0)) for m in _IBAN.finditer(views.text.upper()))
 
 
 _LABEL_FIRST_WORDS = {label: re.split(r"[^\w]+", label)[0] for label in _ID_LABELS}
@@ -162,7 +183,14 @@ def has_passport(text: str | TextViews) -> bool:
     views = _views(text)
     if not any(word in views.lower for word in _PASSPORT_WORDS):
         return False
-    return any(any(c.isdigit() for c in m.group(1)) for m in _PASSPORT.finditer(views.lower))
+    return any(_passport_number(m.group(1)) for m in _PASSPORT.finditer(views.lower))
+
+
+def _passport_number(value: str) -> bool:
+    """A passport number has a digit; one written in groups (X 1234 5678) has 5+, so that prose after the
+    word ("passport photo 2 inches") is not taken for one."""
+    digits = sum(c.isdigit() for c in value)
+    return digits >= 5 if " " in value else digits >= 1
 
 
 def _phone_candidates(views: TextViews) -> Iterator[str]:
@@ -198,10 +226,14 @@ def has_phone_number(text: str | TextViews, region: str) -> bool:
 
 
 def is_placeholder_email(address: str, rules: PersonalRules) -> bool:
+    """Documentation domains (example.com/.org/.net, the reserved TLDs .example, .test, .invalid, .localhost)
+    never hold a real mailbox; other placeholder domains (company.com, ...) count with a generic local part."""
     local, _, domain = address.lower().rpartition("@")
-    documentation = domain in rules.placeholder_domains or domain.endswith(_RESERVED_TLDS)
+    if domain in rules.documentation_domains or domain.endswith(rules.reserved_tlds):
+        return True
     generic = local in rules.placeholder_local_parts or local.split("+")[0] in rules.placeholder_local_parts
-    return (documentation and generic) or local in {"noreply", "no-reply", "donotreply", "postmaster"}
+    placeholder_domain = domain in rules.placeholder_domains or domain.endswith(rules.placeholder_suffixes)
+    return (placeholder_domain and generic) or local in {"noreply", "no-reply", "donotreply", "postmaster"}
 
 
 def has_personal_email(text: str | TextViews, rules: PersonalRules) -> bool:

@@ -36,7 +36,11 @@ class PrivacyGuard:
     def __init__(self, config: PrivacyConfig) -> None:
         self._secret_rules = build_rules(config.extra_token_patterns, config.placeholder_values)
         self._personal_rules = PersonalRules(
-            config.default_phone_region, config.placeholder_email_domains, config.placeholder_email_local_parts
+            config.default_phone_region,
+            config.placeholder_email_domains,
+            config.placeholder_email_local_parts,
+            config.documentation_email_domains,
+            config.reserved_email_tlds,
         )
         self._markers = compile_markers(config.markers)
         self._health = compile_health(config.health_terms)

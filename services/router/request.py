@@ -21,6 +21,27 @@ class MediaPart:
         return bool(self.url) and self.url.lower().startswith(("http://", "https://"))
 
 
+MEDIA_PART_TYPES = IMAGE_PART_TYPES | VIDEO_PART_TYPES | frozenset({"file", "input_file", "input_audio", "audio"})
+# Top-level keys whose string values are content the guard scans (chat, completions and Responses bodies, tool
+# definitions); every other key (model, metadata, ids, sampling parameters) is not content.
+CONTENT_KEYS = ("messages", "input", "instructions", "prompt", "suffix", "system", "tools", "functions")
+# Keys under those whose values are labels or references, never content; media parts are skipped whole.
+NON_CONTENT_KEYS = frozenset(
+    {"type", "role", "id", "tool_call_id", "call_id", "name", "status", "detail", "format", "file_id", "strict"}
+    | MEDIA_PART_TYPES
+)
+_MIN_TEXT = 6  # nothing shorter holds a secret or personal data the detectors can judge
+
+
+class MalformedRequest(ValueError):
+    """A request body the router cannot read: answered with an OpenAI-style 400 (param names the field)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
 def _part_texts(part: Any) -> Iterator[str]:
     if isinstance(part, str):
         yield part
@@ -31,18 +52,14 @@ def _part_texts(part: Any) -> Iterator[str]:
 
 
 def content_texts(content: Any) -> Iterator[str]:
+    """The text of one message's content: a string, a list of parts, or a single part sent as an object."""
     if isinstance(content, str):
         yield content
     elif isinstance(content, list):
         for part in content:
             yield from _part_texts(part)
-
-
-def _tool_call_texts(message: dict[str, Any]) -> Iterator[str]:
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            yield function["arguments"]
+    elif isinstance(content, dict):
+        yield from _part_texts(content)
 
 
 def messages_of(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -52,30 +69,110 @@ def messages_of(request: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def _is_media(value: dict[str, Any]) -> bool:
+    kind = value.get("type")
+    return isinstance(kind, str) and kind in MEDIA_PART_TYPES
+
+
 def all_texts(request: dict[str, Any]) -> Iterator[str]:
-    """Every text of the conversation: system, earlier turns, tool calls, text parts of multimodal content."""
-    for message in messages_of(request):
-        yield from content_texts(message.get("content"))
-        yield from _tool_call_texts(message)
-    for key in ("prompt", "input"):  # completions / responses-style bodies
-        value = request.get(key)
+    """Every string of the conversation the guard must scan: all messages (system, earlier turns, text parts of
+    multimodal content, tool and function calls, refusals), Responses `instructions` and `input` items (tool
+    outputs included), completion prompts and tool descriptions. A walk of every string value under the content
+    keys, whatever its shape, minus labels (type, role, ids, names), media parts and data URLs."""
+    stack: list[Any] = [request.get(key) for key in reversed(CONTENT_KEYS)]
+    while stack:
+        value = stack.pop()
         if isinstance(value, str):
-            yield value
+            if len(value) >= _MIN_TEXT and not value.startswith("data:"):
+                yield value
+        elif isinstance(value, dict):
+            if not _is_media(value):
+                stack.extend(v for k, v in reversed(value.items()) if k not in NON_CONTENT_KEYS)
         elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, str):
-                    yield item
-                elif isinstance(item, dict):
-                    yield from content_texts(item.get("content"))
+            stack.extend(reversed(value))
+
+
+def _input_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    value = request.get("input")
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
 
 
 def last_user_text(request: dict[str, Any]) -> str:
     """The text of the latest user turn: what the classifier judges."""
-    for message in reversed(messages_of(request)):
+    for message in reversed(messages_of(request) or _input_messages(request)):
         if message.get("role") == "user":
             return "\n".join(content_texts(message.get("content")))
     prompt = request.get("prompt") or request.get("input")
     return prompt if isinstance(prompt, str) else ""
+
+
+def _check(ok: bool, message: str, param: str) -> None:
+    if not ok:
+        raise MalformedRequest(message, param)
+
+
+def _check_message(message: Any, param: str) -> None:
+    _check(isinstance(message, dict), f"'{param}' must be an object.", param)
+    content = message.get("content")
+    _check(
+        content is None or isinstance(content, (str, dict, list)),
+        f"'{param}.content' must be a string or an array of content parts.",
+        f"{param}.content",
+    )
+    if isinstance(content, list):
+        _check(
+            all(isinstance(part, (str, dict)) for part in content),
+            f"'{param}.content' parts must be objects.",
+            f"{param}.content",
+        )
+    tool_calls = message.get("tool_calls")
+    _check(
+        tool_calls is None or (isinstance(tool_calls, list) and all(isinstance(c, dict) for c in tool_calls)),
+        f"'{param}.tool_calls' must be an array of tool call objects.",
+        f"{param}.tool_calls",
+    )
+    for i, call in enumerate(tool_calls or ()):
+        function = call.get("function")
+        _check(
+            function is None or isinstance(function, dict),
+            f"'{param}.tool_calls[{i}].function' must be an object.",
+            f"{param}.tool_calls[{i}].function",
+        )
+    function_call = message.get("function_call")
+    _check(
+        function_call is None or isinstance(function_call, dict),
+        f"'{param}.function_call' must be an object.",
+        f"{param}.function_call",
+    )
+
+
+def check_request(request: Any, chat: bool) -> None:
+    """Raises MalformedRequest when the body's fields that routing reads have the wrong type, or when a chat
+    request has no messages (OpenAI answers both with 400)."""
+    _check(isinstance(request, dict), "The request body must be a JSON object.", "body")
+    messages = request.get("messages")
+    if chat or messages is not None:
+        _check(isinstance(messages, list), "'messages' must be an array of message objects.", "messages")
+        _check(not chat or bool(messages), "'messages' must contain at least one message.", "messages")
+        for i, message in enumerate(messages):
+            _check_message(message, f"messages[{i}]")
+    for key in ("tools", "functions"):
+        value = request.get(key)
+        _check(
+            value is None or (isinstance(value, list) and all(isinstance(t, dict) for t in value)),
+            f"'{key}' must be an array of objects.",
+            key,
+        )
+    _check(
+        request.get("instructions") is None or isinstance(request["instructions"], str),
+        "'instructions' must be a string.",
+        "instructions",
+    )
+    _check(
+        request.get("input") is None or isinstance(request["input"], (str, list)),
+        "'input' must be a string or an array of input items.",
+        "input",
+    )
 
 
 def _media_url(part: dict[str, Any], key: str) -> str | None:

@@ -28,13 +28,18 @@ class NumericSpan:
 class TextViews:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lower = text.lower()
+        lower = text.lower()
+        if len(lower) != len(text):  # a few characters lower-case to two (İ): keep them, so offsets agree
+            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        self.lower = lower
 
     @cached_property
     def words(self) -> frozenset[str]:
         """Lower-cased words (punctuation except ' and _ splits)."""
         data = self.lower.encode("utf-8", "surrogatepass").translate(_PUNCT_TO_SPACE)
-        return frozenset(data.decode("utf-8", "surrogatepass").split())
+        words = data.decode("utf-8", "surrogatepass").split()
+        # 'Confidential' is also the word confidential (the quotes stay inside words for don't, o'clock).
+        return frozenset(words).union([w.strip("'") for w in words if "'" in w])
 
     @cached_property
     def long_tokens(self) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 The findings (top labels for a classifier checkpoint, similarities between inputs for an encoder) make a
 plain answer. When VISION_CHAT_API_BASE is set, the local chat model phrases the answer through LiteLLM: only a
 local model group is allowed (settings), and the request carries `disable_fallbacks` so LiteLLM never hands
-it to a cloud tier. The pictures themselves are never sent on.
+it to a cloud tier. The pictures themselves are never sent on. The phrasing request is part of the image chat
+LiteLLM already counts: its metadata says so (`maximus_internal`), so the tracker does not count it again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ log = logging.getLogger("vision")
 
 MEDIA_PARTS = {"image_url": "image", "input_image": "image", "video_url": "video", "input_video": "video"}
 CHAT_TOP_K = 3
+# Metadata of the phrasing request (LiteLLM hands it to the tracker's callback): a sub-request, not a request.
+INTERNAL_META = "maximus_internal"
+PARENT_META = "maximus_parent"
+PHRASE_TAG = "vision_phrase"
 SYSTEM_PROMPT = (
     "You answer questions about images and videos. You cannot see them: a local video model (V-JEPA 2) "
     "analysed them and its findings are below. Base your answer only on these findings, say plainly what "
@@ -138,7 +143,14 @@ def findings(runtime: VisionRuntime, analysed: list[Analysed]) -> tuple[str, lis
     return "\n".join(lines), data
 
 
-async def phrase(settings: VisionSettings, facts: str, question: str, max_tokens: int | None) -> str | None:
+def phrase_metadata(parent: str | None) -> dict[str, str]:
+    """Tags the phrasing request as part of the image chat being answered (`parent`: that answer's id)."""
+    return {INTERNAL_META: PHRASE_TAG, **({PARENT_META: parent} if parent else {})}
+
+
+async def phrase(
+    settings: VisionSettings, facts: str, question: str, max_tokens: int | None, parent: str | None = None
+) -> str | None:
     """The local chat model's wording of the findings, or None when not configured or unreachable."""
     if not settings.chat_api_base:
         return None
@@ -152,6 +164,7 @@ async def phrase(settings: VisionSettings, facts: str, question: str, max_tokens
         ],
         "stream": False,
         "disable_fallbacks": True,
+        "metadata": phrase_metadata(parent),
     }
     if max_tokens:
         body["max_tokens"] = max_tokens

@@ -38,3 +38,9 @@ def request(*messages: dict[str, Any], model: str = "max-auto", **extra: Any) ->
 
 def ask(text: str, model: str = "max-auto", **extra: Any) -> dict[str, Any]:
     return request(user(text), model=model, **extra)
+
+
+# Values of config-line credentials (issue 6 review): random-looking, assembled from parts.
+KEY_VALUE = "Zq9Lw2Xe7Rt5" + "Yu3Io1Pa8Sd6"
+HEX_KEY = "8f4c" + "2b7e9a1d03c6" + "5b8e7f4a2d9c1e06"
+PASSWORD = "Xy7" + "kq9Lm2"

@@ -27,7 +27,7 @@ def guard(config) -> PrivacyGuard:
         ("passport number " + "K4821937" + ", fill in the visa form", "passport"),
         (f"call her on {fakes.PHONE_INTL} tomorrow", "phone_number"),
         ("my cell is (415) " + "555-2671, text me", "phone_number"),
-        ("email olga.ivanova@" + "example.org about the invoice", "personal_email"),
+        ("email olga.ivanova@" + "ivanova-consulting.de about the invoice", "personal_email"),
         ("write to priya.raman@" + "gmail.com", "personal_email"),
     ],
 )

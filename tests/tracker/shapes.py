@@ -23,7 +23,9 @@ def attempt_kwargs(
     routed_tier: str | None = None,
     reasons: list[str] | None = None,
     privacy: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`metadata`: more keys of kwargs["litellm_params"]["metadata"] (e.g. what the request body's metadata held)."""
     end = time.time()
     failed = status == "failure"
     slo = {
@@ -51,6 +53,7 @@ def attempt_kwargs(
         "maximus_tier": routed_tier or tier,
         "maximus_route_reasons": reasons if reasons is not None else ["default"],
         "maximus_privacy_kinds": privacy or [],
+        **(metadata or {}),
     }
     return {
         "litellm_call_id": call_id,
@@ -75,5 +78,25 @@ def request_data(
             "maximus_tier": tier,
             "maximus_route_reasons": reasons or ["default"],
             "maximus_privacy_kinds": privacy or [],
+        },
+    }
+
+
+def refused_request_data(call_id: str, asked_group: str, privacy: list[str]) -> dict[str, Any]:
+    """What async_post_call_failure_hook receives when the routing hook refused a request with 403 (private
+    data, privacy.action: refuse, a model that is not local): data["model"] still names the model asked for, no
+    deployment was picked, and the router's metadata names the sovereign tier it was pinned to."""
+    return {
+        "litellm_call_id": call_id,
+        "model": asked_group,
+        "messages": [{"role": "user", "content": "secret"}],
+        "metadata": {
+            "litellm_received_at": time.time() - 0.1,
+            "maximus_tier": "local",
+            "maximus_model": asked_group,
+            "maximus_route_reasons": ["privacy"],
+            "maximus_privacy_kinds": privacy,
+            "maximus_pinned_local": True,
+            "maximus_explicit": True,
         },
     }

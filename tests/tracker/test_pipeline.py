@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 import redis
 from rich.console import Console
 
+from tests.support.processes import free_port
 from tests.tracker.conftest import TRACKER_KEY, RedisProcess, TrackerProcess, wait_consumed
 from tests.tracker.mixed import Expected, assert_stats, drive_cycle
 from tracker import dashboard
@@ -32,6 +34,16 @@ def metric(text: str, line_start: str) -> float:
         if line.startswith(line_start + " "):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{line_start} not exposed")
+
+
+async def spooled_lines(spool_dir: Path, expected: int, timeout: float = 30.0) -> int:
+    """Poll the spool files until they hold `expected` lines or the deadline passes; the last count seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = sum(p.read_text().count("\n") for p in spool_dir.glob("*.jsonl"))  # whole lines only
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.05)
 
 
 async def test_mixed_run_counts_exactly(redis_proc: RedisProcess, tracker_proc: TrackerProcess, tmp_path: Path) -> None:
@@ -133,9 +145,9 @@ async def test_redis_restart_spools_and_replays_exact_totals(tmp_path: Path) -> 
         server.stop()
         for i in range(10):
             await drive_cycle(cb, f"during{i}")
-        await asyncio.sleep(0.5)
-        assert cb.publisher.spool.has_pending()  # Redis is down: the events wait in the local file
-        assert sum(1 for p in spool_dir.glob("*.jsonl") for _ in p.open()) == 10 * 11
+        # Redis is down: the events wait in the local file (the publisher task writes them there).
+        assert await spooled_lines(spool_dir, 10 * 11) == 10 * 11
+        assert cb.publisher.spool.has_pending()
         server.start()
         for i in range(10):
             await drive_cycle(cb, f"after{i}")
@@ -167,3 +179,24 @@ async def test_terminal_dashboard_prints_one_frame(
     assert [cell.strip() for cell in local_row.split("│")[3:5]] == ["3", "0"]
     with pytest.raises(dashboard.DashboardError):
         dashboard.run(tracker_proc.base_url, "wrong-key", once=True, interval=1.0, console=console)
+
+
+def test_stats_answers_503_while_redis_is_down(tmp_path: Path) -> None:
+    tracker = TrackerProcess(f"redis://127.0.0.1:{free_port()}/0", tmp_path / "tracker")  # nothing listens there
+    tracker.start()
+    try:
+        response = httpx.get(
+            f"{tracker.base_url}/stats", headers={"Authorization": f"Bearer {TRACKER_KEY}"}, timeout=30
+        )
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"
+        error = response.json()["error"]
+        assert (error["message"], error["type"]) == (
+            "durable totals unavailable (Redis unreachable)",
+            "service_unavailable",
+        )
+        console = Console(record=True, width=140)
+        with pytest.raises(dashboard.DashboardError, match=r"503 .*durable totals unavailable \(Redis unreachable\)"):
+            dashboard.run(tracker.base_url, TRACKER_KEY, once=True, interval=1.0, console=console)
+    finally:
+        tracker.stop()

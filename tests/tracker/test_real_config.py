@@ -1,6 +1,6 @@
 """The tracker behind the project's own proxy (litellm/config.yaml, the real routing hook, the Ollama double):
 each request is counted once, in its tier, with the router's reasons. Uses the session fixtures of
-tests/conftest.py; skipped until the config registers the tracker callback."""
+tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -20,15 +20,17 @@ pytestmark = pytest.mark.integration
 CALLBACK = "tracker.litellm_callback.event_publisher"
 
 
-def registered() -> bool:
+def registered_callbacks() -> list[str]:
     config = yaml.safe_load((REPO / "litellm" / "config.yaml").read_text())
-    return CALLBACK in ((config.get("litellm_settings") or {}).get("callbacks") or [])
+    return list((config.get("litellm_settings") or {}).get("callbacks") or [])
+
+
+def test_the_project_config_registers_the_tracker_callback() -> None:
+    assert CALLBACK in registered_callbacks(), f"litellm/config.yaml must register {CALLBACK}"
 
 
 @pytest.fixture
 def tracker(redis_server, tmp_path: Path) -> Iterator[TrackerProcess]:
-    if not registered():
-        pytest.skip(f"litellm/config.yaml does not register {CALLBACK} yet")
     proc = TrackerProcess(redis_server.url, tmp_path / "tracker", litellm_config=REPO / "litellm" / "config.yaml")
     proc.start()
     yield proc

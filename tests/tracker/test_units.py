@@ -14,7 +14,7 @@ import redis
 
 from tests.support.processes import REPO
 from tests.tracker.conftest import TEST_TRACKER_CONFIG, RedisProcess
-from tests.tracker.shapes import attempt_kwargs, request_data
+from tests.tracker.shapes import attempt_kwargs, refused_request_data, request_data
 from tracker.accounting import increments, reason_label, resolve
 from tracker.audit import AuditLog
 from tracker.events import FAILURE, REQUEST_FAILED, SUCCESS, AttemptEvent, InvalidEvent
@@ -223,3 +223,66 @@ def test_audit_log_rotates_and_keeps_backups(tmp_path: Path) -> None:
 def test_budget_reads_either_environment_name() -> None:
     assert load_settings(TEST_TRACKER_CONFIG, env={"MAXIMUS_MONTHLY_BUDGET_USD": "7"}).budget_usd == 7.0
     assert load_settings(TEST_TRACKER_CONFIG, env={"MAXIMUS_BUDGET_USD": "0"}).budget_usd == 0.0
+
+
+def test_a_vision_phrasing_sub_request_is_an_attempt_not_a_request() -> None:
+    settings = load_settings(TEST_TRACKER_CONFIG, env={})
+    tag = {"maximus_internal": "vision_phrase", "maximus_parent": "chatcmpl-parent"}
+    event = build_attempt_event(SUCCESS, attempt_kwargs("sub", "max-buddy", "local", metadata=tag), TIERS)
+    assert (event.internal, event.parent_id) == ("vision_phrase", "chatcmpl-parent")
+    assert AttemptEvent.from_json(event.to_json()) == event
+    r = resolve(event, settings, {})
+    assert not r.counts_request and r.outcome is None
+    inc = increments(r)
+    assert not inc.totals and not inc.month and not inc.hour  # no request, no answer: the ratio is untouched
+    assert inc.event == {  # an attempt at the local tier, whose tokens were spent
+        "att|local|success": 1,
+        "tok|local|max-buddy|input": 11,
+        "tok|local|max-buddy|output": 5,
+        "cost|local|max-buddy": 0.0,
+    }
+    failed = build_attempt_event(
+        FAILURE, attempt_kwargs("sub", "max-buddy", "local", status="failure", metadata=tag), TIERS
+    )
+    assert increments(resolve(failed, settings, {})).event == {"att|local|failure": 1}
+    final = request_data("sub", "max-buddy", "local")
+    final["metadata"].update(tag)
+    inc = increments(resolve(build_request_failed_event(final, RuntimeError("x"), TIERS), settings, {}))
+    assert not inc.totals and not inc.month and not inc.event
+
+
+def test_the_internal_tag_never_hides_a_cloud_request() -> None:
+    settings = load_settings(TEST_TRACKER_CONFIG, env={})
+    kwargs = attempt_kwargs("c", "max-dead", "cloud", metadata={"maximus_internal": "vision_phrase"})
+    r = resolve(build_attempt_event(SUCCESS, kwargs, TIERS), settings, {})
+    assert r.counts_request and r.internal is None
+    assert increments(r).totals["req|cloud|max-dead|success"] == 1
+
+
+def test_a_request_refused_for_private_data_counts_in_the_pinned_tier() -> None:
+    data = refused_request_data("r1", "max-dead", ["secret"])  # max-dead is a cloud group
+    event = build_request_failed_event(data, RuntimeError("refused"), TIERS)
+    assert (event.kind, event.tier, event.routed_tier, event.model_group) == (
+        REQUEST_FAILED,
+        "local",
+        "local",
+        "max-dead",
+    )
+    inc = increments(resolve(event, load_settings(TEST_TRACKER_CONFIG, env={}), {}))
+    assert inc.totals["req|local|max-dead|failure"] == 1 and inc.totals["pin|secret"] == 1
+    assert not any(name.startswith("req|cloud|") for name in inc.totals)
+    unpinned = request_data("r2", "max-dead", "cloud")  # a cloud failure is still the cloud tier's
+    assert build_request_failed_event(unpinned, RuntimeError("x"), TIERS).tier == "cloud"
+
+
+def test_redis_url_order_and_default_match_the_router() -> None:
+    from router.budget import DEFAULT_REDIS_URL
+
+    shipped = load_settings(env={})  # tracker/tracker.yaml
+    assert shipped.redis_url == DEFAULT_REDIS_URL == "redis://127.0.0.1:6379/0"
+    redis_env = {"REDIS_URL": "redis://shared:6379/0"}
+    assert load_settings(env=redis_env).redis_url == "redis://shared:6379/0"
+    both = {**redis_env, "MAXIMUS_REDIS_URL": "redis://maximus:6379/2"}
+    assert load_settings(env=both).redis_url == "redis://maximus:6379/2"  # MAXIMUS_REDIS_URL first, as the router
+    assert load_settings(env={**redis_env, "MAXIMUS_REDIS_URL": ""}).redis_url == "redis://shared:6379/0"
+    assert load_settings(env={"REDIS_URL": ""}).redis_url == DEFAULT_REDIS_URL  # empty means unset

@@ -30,6 +30,7 @@ class Resolved:
     decision_tier: str | None = None
     reasons: list[str] = dc_field(default_factory=list)
     privacy_kinds: list[str] = dc_field(default_factory=list)
+    internal: str | None = None  # a Maximus service's own sub-request at a sovereign tier: an attempt only
 
     @property
     def counts_request(self) -> bool:
@@ -70,16 +71,21 @@ def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]
     if from_tier is None and event.fallback_from_group:
         from_tier = tier_map.get(event.fallback_from_group)
     decision = event.routed_tier if event.routed_tier in TIERS else tier
+    # A sub-request a Maximus service made to answer another request (the vision service phrasing its
+    # findings) is not a request of its own. Only honoured at a sovereign tier: the tag comes with the request
+    # body, and a cloud request must never escape the count (nor the budget) by carrying it.
+    internal = event.internal if event.internal and is_sovereign(tier) else None
     return Resolved(
         event=event,
         tier=tier,
-        outcome=OUTCOME.get(event.kind),
+        outcome=None if internal else OUTCOME.get(event.kind),
         cost_usd=cost if event.kind == SUCCESS else 0.0,
         saved_usd=saved,
         fallback_from_tier=from_tier if event.kind == SUCCESS else None,
         decision_tier=decision,
         reasons=_bounded([reason_label(r) for r in event.route_reasons], settings.route_reasons),
         privacy_kinds=_bounded(event.privacy_kinds, settings.privacy_kinds),
+        internal=internal,
     )
 
 
@@ -88,6 +94,10 @@ def increments(r: Resolved) -> Increments:
     event, tier = r.event, r.tier
     if tier is not None and event.kind in (SUCCESS, FAILURE):
         inc.event[field("att", tier, "success" if event.kind == SUCCESS else "failure")] += 1
+    if r.internal and tier is not None and event.kind == SUCCESS:  # its tokens were spent: count them, once
+        inc.event[field("tok", tier, event.model_group, "input")] += event.prompt_tokens
+        inc.event[field("tok", tier, event.model_group, "output")] += event.completion_tokens
+        inc.event[field("cost", tier, event.model_group)] += r.cost_usd
     if not r.counts_request:
         return inc
     model, outcome = event.model_group, r.outcome

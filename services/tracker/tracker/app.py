@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from maximus.openai_errors import OpenAIError
 from maximus.service_app import create_service_app
 from tracker.audit import AuditLog
 from tracker.consumer import Consumer
@@ -22,6 +23,8 @@ from tracker.metrics import DurableTotalsCollector, TrackerMetrics
 from tracker.settings import Settings, load_settings
 from tracker.stats import build_stats
 from tracker.tiers import load_tier_map
+
+STATS_UNAVAILABLE = "durable totals unavailable (Redis unreachable)"
 
 
 def _api_key() -> str | None:
@@ -74,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/stats")
     async def stats() -> dict[str, Any]:
-        return await build_stats(client, settings)
+        try:
+            return await build_stats(client, settings)
+        except (redis.RedisError, OSError) as exc:
+            raise OpenAIError(503, STATS_UNAVAILABLE, headers={"Retry-After": "5"}) from exc
 
     return app

@@ -27,8 +27,19 @@ def fetch_stats(url: str, api_key: str | None, timeout: float = 5.0) -> dict[str
     except httpx.HTTPError as exc:
         raise DashboardError(f"cannot reach the tracker at {url} ({type(exc).__name__})") from exc
     if response.status_code != 200:
-        raise DashboardError(f"the tracker answered {response.status_code} at {url}/stats")
+        reason = _error_message(response)
+        detail = f": {reason}" if reason else ""
+        raise DashboardError(f"the tracker answered {response.status_code} at {url}/stats{detail}")
     return response.json()
+
+
+def _error_message(response: httpx.Response) -> str | None:
+    """The message of an OpenAI-shaped error body (e.g. "durable totals unavailable (Redis unreachable)")."""
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return message if isinstance(message, str) and message else None
 
 
 def _percent(value: float | None) -> str:

@@ -6,6 +6,8 @@ Kinds:
 - "failure": an attempt that failed; not terminal (a fallback may still answer), counted for tier health.
 - "fallback": LiteLLM's fallback notice; informational, the success event already carries the fallback.
 - "request_failed": the proxy answered the client with an error; terminal for its request.
+An event with `internal` set belongs to a sub-request a Maximus service made while answering another request
+(the vision service phrasing its findings with the local model): it is an attempt, never a request of its own.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class AttemptEvent:
     route_reasons: list[str] = field(default_factory=list)
     privacy_kinds: list[str] = field(default_factory=list)
     error_type: str | None = None  # exception class only: error messages can quote the prompt
+    internal: str | None = None  # a Maximus service's own sub-request (metadata maximus_internal): not a request
+    parent_id: str | None = None  # that sub-request's parent (metadata maximus_parent), for the record
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     v: int = SCHEMA_VERSION
 
@@ -106,3 +110,6 @@ def _validate(event: AttemptEvent) -> None:
             raise InvalidEvent(f"{name} must be a non-negative number")
     if not isinstance(event.route_reasons, list) or not isinstance(event.privacy_kinds, list):
         raise InvalidEvent("route_reasons and privacy_kinds are lists")
+    for name in ("internal", "parent_id"):
+        if getattr(event, name) is not None and not isinstance(getattr(event, name), str):
+            raise InvalidEvent(f"{name} is a string or null")

@@ -6,7 +6,13 @@ The proxy calls only hooks defined on the registered object's own class, so ever
 Router metadata keys read from kwargs["litellm_params"]["metadata"] (set by the routing hook in data["metadata"]):
 - maximus_tier: str, the tier the router chose;
 - maximus_route_reasons: list[str], why;
-- maximus_privacy_kinds: list[str], the kinds of private data that pinned the request local (empty if none).
+- maximus_privacy_kinds: list[str], the kinds of private data that pinned the request local (empty if none);
+- maximus_pinned_local: bool, private data pinned the request to a sovereign tier (maximus_tier); a request the
+  router refused (403, privacy.action: refuse) still names the model asked for in data["model"].
+Keys a Maximus service puts in the metadata of its own sub-requests (sent in the request body's `metadata`):
+- maximus_internal: str, what the sub-request is for (the vision service's "vision_phrase"): the tracker counts
+  it as an attempt of its tier, never as a request (the request is the one the service answers);
+- maximus_parent: str, the id of the answer the sub-request is part of (for the record).
 The attempt's tier is the deployment's model_info.sovereign_tier (also in that metadata).
 """
 
@@ -30,6 +36,10 @@ log = logging.getLogger("tracker.callback")
 TIER_META = "maximus_tier"
 REASONS_META = "maximus_route_reasons"
 PRIVACY_META = "maximus_privacy_kinds"
+PINNED_META = "maximus_pinned_local"
+INTERNAL_META = "maximus_internal"
+PARENT_META = "maximus_parent"
+TAG_MAX_CHARS = 64
 
 
 def _epoch(value: Any) -> float:
@@ -56,6 +66,12 @@ def _metadata(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _tier(value: Any) -> str | None:
     return value if value in TIERS else None
+
+
+def _tag(metadata: Mapping[str, Any], key: str) -> str | None:
+    """A short string tag from the metadata (bounded: it is client-supplied)."""
+    value = metadata.get(key)
+    return str(value)[:TAG_MAX_CHARS] if isinstance(value, str | int) and str(value) else None
 
 
 class TierLookup:
@@ -121,6 +137,8 @@ def build_attempt_event(kind: str, kwargs: Mapping[str, Any], tier_of: TierLooku
         route_reasons=_strings(metadata.get(REASONS_META)),
         privacy_kinds=_strings(metadata.get(PRIVACY_META)),
         error_type=(slo.get("error_information") or {}).get("error_class") if kind == FAILURE else None,
+        internal=_tag(metadata, INTERNAL_META),
+        parent_id=_tag(metadata, PARENT_META),
     )
 
 
@@ -132,7 +150,12 @@ def build_request_failed_event(
         return None
     metadata = request_data.get("metadata") or {}
     group = str(metadata.get("model_group") or request_data.get("model") or "")
-    tier = _tier((metadata.get("model_info") or {}).get(TIER_KEY)) or tier_of(group)
+    tier = _tier((metadata.get("model_info") or {}).get(TIER_KEY))
+    if tier is None and metadata.get(PINNED_META):
+        # Pinned local (private data): the request belongs to the tier the router chose, also when the router
+        # refused it (403) before data["model"], which still names the model asked for, was rewritten.
+        tier = _tier(metadata.get(TIER_META))
+    tier = tier or tier_of(group)
     received = _epoch(metadata.get("litellm_received_at"))
     now = datetime.now().timestamp()
     return AttemptEvent(
@@ -147,6 +170,8 @@ def build_request_failed_event(
         route_reasons=_strings(metadata.get(REASONS_META)),
         privacy_kinds=_strings(metadata.get(PRIVACY_META)),
         error_type=type(exception).__name__,
+        internal=_tag(metadata, INTERNAL_META),
+        parent_id=_tag(metadata, PARENT_META),
     )
 
 

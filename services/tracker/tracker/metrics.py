@@ -39,7 +39,7 @@ class TrackerMetrics:
             registry=registry,
         )
         self.tokens = Counter(
-            "maximus_tokens", "Tokens of answered requests.", ["tier", "model", "type"], registry=registry
+            "maximus_tokens", "Tokens spent answering requests.", ["tier", "model", "type"], registry=registry
         )
         self.cost = Counter(
             "maximus_cost_usd", "Cost of answered requests in USD.", ["tier", "model"], registry=registry
@@ -97,6 +97,10 @@ class TrackerMetrics:
     def observe_attempt(self, r: Resolved) -> None:
         if r.tier is not None and r.event.kind in ("success", "failure"):
             self.attempts.labels(r.tier, "success" if r.event.kind == "success" else "failure").inc()
+        if r.internal and r.tier is not None and r.event.kind == "success":  # a sub-request: tokens, no request
+            self.tokens.labels(r.tier, r.event.model_group, "input").inc(r.event.prompt_tokens)
+            self.tokens.labels(r.tier, r.event.model_group, "output").inc(r.event.completion_tokens)
+            self.cost.labels(r.tier, r.event.model_group).inc(r.cost_usd)
 
     def observe_request(self, r: Resolved) -> None:
         event, tier = r.event, r.tier
