@@ -96,6 +96,23 @@ def _prompts(n: int, seed: int = 11) -> list[str]:
     return prompts
 
 
+# Adversarial 4,000-character prompts for the privacy guard: one trigger word repeated hundreds of times (each
+# used to cost a regex window of its own: "token: abcdefgh" x 250 took 14 ms a decision).
+ADVERSARIAL = {
+    "token: abcdefgh": "token: abcdefgh ",
+    "Tests passed: 12 lines": "Tests passed: 12\n",
+    "api_key: 'x'": "api_key: 'x' ",
+    "password = '": "password = '",
+    "curl -u a": "curl -u a ",
+    "pw=abc": "pw=abc ",
+    "passport number is 1": "passport number is 1 ",
+}
+
+
+def _adversarial_prompts(unit: str, n: int) -> list[str]:
+    return [(unit * (MAX_CHARS // len(unit) + 1))[: MAX_CHARS - 8] + f" #{i:06d}" for i in range(n)]
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -178,6 +195,13 @@ def main() -> None:
         f"  router on {len(long_prompts)} other prompts over 3,000 characters: p50 {long['p50']:.3f} ms, "
         f"p99 {long['p99']:.3f} ms (thread CPU p99 {long['cpu_p99']:.3f} ms)"
     )
+    print(f"Adversarial {MAX_CHARS:,}-character prompts (one phrase repeated; 200 distinct prompts each)")
+    for name, unit in ADVERSARIAL.items():
+        adv = _latency(policy.decide, _adversarial_prompts(unit, 200))
+        print(
+            f"  {name!r:26s} p50 {adv['p50']:.3f} ms, p99 {adv['p99']:.3f} ms "
+            f"(thread CPU p50 {adv['cpu_p50']:.3f} ms, p99 {adv['cpu_p99']:.3f} ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -68,10 +68,20 @@ async def litellm_tier_health(policy: RoutingPolicy) -> TierHealth:
     return TierHealth(down)
 
 
-def bad_request(exc: MalformedRequest) -> HTTPException:
-    """An OpenAI-style 400, raised like the 403 refusal (the proxy answers HTTPException details as they are)."""
-    error = {"message": exc.message, "type": "invalid_request_error", "param": exc.param, "code": "invalid_request"}
-    return HTTPException(status_code=400, detail={"error": error})
+class OpenAIHTTPException(HTTPException):
+    """An HTTPException whose detail is an OpenAI error body. The proxy builds its answer from the nested message
+    and from the exception's own `type` and `param` attributes (litellm.proxy.common_utils.openai_error_payload),
+    so they are set here too."""
+
+    def __init__(self, status_code: int, message: str, type: str, param: str | None, code: str) -> None:
+        error = {"message": message, "type": type, "param": param, "code": code}
+        super().__init__(status_code=status_code, detail={"error": error})
+        self.type = type
+        self.param = param
+
+
+def bad_request(exc: MalformedRequest) -> OpenAIHTTPException:
+    return OpenAIHTTPException(400, exc.message, "invalid_request_error", exc.param, "invalid_request")
 
 
 class RoutingHook(CustomLogger):
@@ -117,17 +127,13 @@ class RoutingHook(CustomLogger):
             metadata = data["metadata"] = {}
         metadata.update(decision.metadata())
         if decision.refused:
-            raise HTTPException(
-                status_code=403,
-                detail={
-                    "error": {
-                        "message": "This request carries private data and the requested model is not local; "
-                        "the operator's policy refuses it. Use max-auto or a local model.",
-                        "type": "permission_error",
-                        "param": "model",
-                        "code": "private_data_not_local",
-                    }
-                },
+            raise OpenAIHTTPException(
+                403,
+                "This request carries private data and the requested model is not local; "
+                "the operator's policy refuses it. Use max-auto or a local model.",
+                "permission_error",
+                "model",
+                "private_data_not_local",
             )
         data["model"] = decision.model
         if decision.pinned_local:

@@ -269,13 +269,13 @@ _NAMED_VALUE = re.compile(
     r"(?:key|token|secret|pass(?:word|wd|phrase)?|pwd|pw|credentials?|auth)[\"'\]]{0,2}[ \t]*(?:=|:(?!//))"
     r"[ \t]*[\"'`]?([^\s\"'`,;]+)"
 )
-_IDENTIFIER_SEPARATORS = str.maketrans("", "", "_-.")
+_IDENTIFIER_SEPARATORS = str.maketrans("", "", "_-.:/")  # user_id_42, session:user:42, a/b/c
 
 
 def looks_like_key_value(value: str, rules: SecretRules) -> bool:
     """A value that looks like a credential: 8+ characters mixing letters and digits, with a third character
     class (Xy7$kq9Lm, Zq9Lw2Xe7...) or 16+ random-looking alphanumerics (hex keys). Not a placeholder, a URL,
-    an identifier such as user_id_12345678 or a number."""
+    an identifier such as user_id_12345678 or session:user:42, or a number."""
     value = value.strip("\"'`;,.)(<>[]{}")
     if len(value) < 8 or "://" in value or is_placeholder(value, rules):
         return False

@@ -36,6 +36,7 @@ def routing_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw = yaml.safe_load(default_config_path().read_text())
     raw["budget"].update({"monthly_usd": BUDGET_USD, "refresh_s": 0})
     raw["health"]["refresh_s"] = 0
+    raw["health"]["litellm_refresh_s"] = 0
     path = tmp_path_factory.mktemp("routing") / "routing.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -101,6 +102,15 @@ def power_down_proxy(
     workdir, ollama_double, redis_server, failing_cli_double, cloud_double, routing_config
 ) -> Iterator[stack.LiteLLMProxy]:
     backends = _backends(ollama_double, redis_server, failing_cli_double, cloud_double, routing_config)
+    with stack.litellm_proxy(workdir, backends) as running_proxy:
+        yield running_proxy
+
+
+@pytest.fixture(scope="module")
+def local_down_proxy(workdir, redis_server, cli_double, cloud_double, routing_config) -> Iterator[stack.LiteLLMProxy]:
+    """The local backend is down; the power tier and the cloud answer (so a request that escaped would succeed)."""
+    local_down = stack.HttpDouble(stack.closed_port_url(), 0)
+    backends = _backends(local_down, redis_server, cli_double, cloud_double, routing_config)
     with stack.litellm_proxy(workdir, backends) as running_proxy:
         yield running_proxy
 
@@ -267,15 +277,33 @@ def test_cooling_down_power_tier_is_skipped_before_it_is_tried(power_down_proxy,
     assert not _requests(doubles["cloud"])
 
 
-def test_private_request_with_cloud_fallbacks_stays_local(power_down_proxy, doubles) -> None:
-    # Without the pin, max-genius fails (503) and the client's own fallbacks would carry the secret to the cloud.
+def test_private_request_with_cloud_fallbacks_stays_local(local_down_proxy, doubles) -> None:
+    # The local backend fails: only the pin (model rewritten to a local group, fallbacks disabled) keeps the
+    # request from max-genius (the CLI double, which answers) and from the client's cloud fallback (which answers).
     body = fakes.ask(f"Say hi. Card {fakes.VISA_TEST_CARD}", model="max-genius", fallbacks=["max-cloud-openai"])
-    response = _post(power_down_proxy, body)
-    assert response.status_code == 200, response.text
-    assert response.headers["x-maximus-tier"] == "local"
+    response = _post(local_down_proxy, body)
+    assert response.status_code >= 400, response.text
+    assert "error" in response.json()
+    assert not _requests(doubles["cli"])
     assert not _requests(doubles["cloud"])
-    assert not _requests(doubles["cli-down"])
-    assert _saw(doubles["local"], "Say hi")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "max-auto", "messages": []}, "messages"),
+        ({"model": "max-auto", "messages": "hello"}, "messages"),
+        (fakes.request(fakes.user("hi"), {"role": "assistant", "tool_calls": 5}), "messages[1].tool_calls"),
+    ],
+)
+def test_malformed_bodies_answer_an_openai_400(proxy, doubles, body, param) -> None:
+    response = _post(proxy, body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
+    for double in doubles.values():
+        # OpenAI doubles record completions only (no path); the Ollama double records every route.
+        assert not [r for r in _requests(double) if r.get("path") in (None, "/api/chat", "/api/generate")]
 
 
 def test_refuse_policy_answers_403_in_openai_shape(refusing_proxy, doubles) -> None:
