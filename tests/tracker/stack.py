@@ -63,19 +63,7 @@ def local_prometheus_config(tmp: Path, ports: Mapping[str, int]) -> dict:
     env = {name: str(port) for name, port in ports.items()}
     config = yaml.safe_load(render_prometheus_config(env, tmp / "rendered" / "prometheus.yml").read_text())
     config["global"].update({"scrape_interval": EVALUATION_INTERVAL, "evaluation_interval": EVALUATION_INTERVAL})
-    config["rule_files"] = [_without_group_interval(Path(path), tmp / "rules") for path in config["rule_files"]]
     return config
-
-
-def _without_group_interval(path: Path, directory: Path) -> str:
-    """A copy of a rule file whose groups follow the global evaluation interval (the shipped files say 30 s)."""
-    rules = yaml.safe_load(path.read_text())
-    for group in rules["groups"]:
-        group.pop("interval", None)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / path.name
-    target.write_text(yaml.safe_dump(rules))
-    return str(target)
 
 
 @contextlib.contextmanager
