@@ -43,8 +43,9 @@ def ollama_double(workdir: Path) -> Iterator[stack.HttpDouble]:
 
 
 @pytest.fixture(scope="session")
-def litellm_proxy(workdir: Path, ollama_double: stack.HttpDouble,
-                  redis_server: stack.RedisServer) -> Iterator[stack.LiteLLMProxy]:
+def litellm_proxy(
+    workdir: Path, ollama_double: stack.HttpDouble, redis_server: stack.RedisServer
+) -> Iterator[stack.LiteLLMProxy]:
     """The real proxy with our config: local tier on the Ollama double, shared state in the test Redis."""
     backends = {"OLLAMA_API_BASE": ollama_double.base_url, "REDIS_URL": redis_server.url}
     with stack.litellm_proxy(workdir, backends) as proxy:

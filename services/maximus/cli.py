@@ -12,8 +12,11 @@ import typer
 from maximus import serve as serving
 from maximus.stack import ConfigError
 
-app = typer.Typer(help="Maximus: a local-first AI gateway. Sovereign by default, powerful when needed.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Maximus: a local-first AI gateway. Sovereign by default, powerful when needed.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 vision_app = typer.Typer(help="Vision tier utilities.", no_args_is_help=True)
 app.add_typer(vision_app, name="vision")
 

@@ -17,8 +17,9 @@ GPU_OVERRIDE = REPO_ROOT / "compose.gpu.yaml"
 
 
 def _docker(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+    )
 
 
 def engine_available() -> bool:
@@ -44,8 +45,7 @@ def compose_files() -> list[str]:
 
 
 def base_command(env_file: Path) -> list[str]:
-    return ["docker", "compose", "--project-directory", str(REPO_ROOT), "--env-file", str(env_file),
-            *compose_files()]
+    return ["docker", "compose", "--project-directory", str(REPO_ROOT), "--env-file", str(env_file), *compose_files()]
 
 
 def _services_by_kind() -> tuple[list[str], list[str]]:
@@ -66,8 +66,9 @@ def _build_env() -> dict[str, str]:
 def up(env_file: Path) -> int:
     long_running, one_shot = _services_by_kind()
     base = base_command(env_file)
-    code = subprocess.run([*base, "up", "--detach", "--build", "--wait", *long_running], check=False,
-                          env=_build_env()).returncode
+    code = subprocess.run(
+        [*base, "up", "--detach", "--build", "--wait", *long_running], check=False, env=_build_env()
+    ).returncode
     if one_shot:
         # The model pull can take many minutes: it runs on in the background.
         subprocess.run([*base, "up", "--detach", "--no-deps", *one_shot], check=False, env=_build_env())
@@ -79,8 +80,9 @@ def down(env_file: Path) -> int:
 
 
 def service_health(env_file: Path) -> dict[str, str]:
-    result = subprocess.run([*base_command(env_file), "ps", "--all", "--format", "json"], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [*base_command(env_file), "ps", "--all", "--format", "json"], capture_output=True, text=True, check=False
+    )
     states = {}
     for line in result.stdout.splitlines():
         if line.strip():
@@ -91,8 +93,12 @@ def service_health(env_file: Path) -> dict[str, str]:
 
 def tier_report(env_file: Path) -> dict | None:
     """`maximus status --json` run inside the gateway container, which reaches every service by name."""
-    result = subprocess.run([*base_command(env_file), "exec", "-T", "litellm", "maximus", "status", "--json"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*base_command(env_file), "exec", "-T", "litellm", "maximus", "status", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         return json.loads(result.stdout)
     except json.JSONDecodeError:

@@ -28,8 +28,10 @@ def _prepare_env() -> dict[str, str]:
     created = environment.ensure_keys(path)
     env = environment.stack_environment()
     if created:
-        console.print(f"Generated {', '.join(created)} into {path} (keep it private; the master key is the "
-                      f"API key for {env['LITELLM_URL']}).")
+        console.print(
+            f"Generated {', '.join(created)} into {path} (keep it private; the master key is the "
+            f"API key for {env['LITELLM_URL']})."
+        )
     return env
 
 
@@ -113,14 +115,20 @@ def print_status(env: Mapping[str, str]) -> list[tiers.TierStatus]:
     console.print(_services_table(env))
     console.print(_tiers_table(tier_states))
     endpoint = f"{env['LITELLM_URL']}/v1"
-    console.print(f"Gateway: {endpoint} {'[green]up[/green]' if gateway else '[red]down[/red]'}  "
-                  f"Mode: [bold]{tiers.mode(tier_states)}[/bold]")
+    console.print(
+        f"Gateway: {endpoint} {'[green]up[/green]' if gateway else '[red]down[/red]'}  "
+        f"Mode: [bold]{tiers.mode(tier_states)}[/bold]"
+    )
     return tier_states
 
 
 def _compose_running() -> bool:
-    return (not native.running(environment.run_dir()) and environment.env_file().exists()
-            and compose.engine_available() and bool(compose.service_health(environment.env_file())))
+    return (
+        not native.running(environment.run_dir())
+        and environment.env_file().exists()
+        and compose.engine_available()
+        and bool(compose.service_health(environment.env_file()))
+    )
 
 
 def _print_compose_status() -> None:
@@ -145,9 +153,12 @@ def status(json_output: bool = False) -> int:
     env = environment.stack_environment()
     if json_output:
         tier_states = tiers.tiers(env)
-        report = {"gateway": tiers.service_up("litellm", env), "mode": tiers.mode(tier_states),
-                  "tiers": [tiers.as_dict(t) for t in tier_states],
-                  "services": {name: tiers.service_up(name, env) for name in services()}}
+        report = {
+            "gateway": tiers.service_up("litellm", env),
+            "mode": tiers.mode(tier_states),
+            "tiers": [tiers.as_dict(t) for t in tier_states],
+            "services": {name: tiers.service_up(name, env) for name in services()},
+        }
         print(json.dumps(report, indent=2))
         return 0 if report["gateway"] else 1
     print_status(env)

@@ -18,6 +18,10 @@ async def master_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     given = (api_key or "").removeprefix("Bearer ").strip()
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
         # A ProxyException keeps its status; any other exception sends LiteLLM through database checks.
-        raise ProxyException(message="Invalid API key: use the MAXIMUS_MASTER_KEY from your .env file.",
-                             type=ProxyErrorTypes.auth_error, param="api_key", code=401)
+        raise ProxyException(
+            message="Invalid API key: use the MAXIMUS_MASTER_KEY from your .env file.",
+            type=ProxyErrorTypes.auth_error,
+            param="api_key",
+            code=401,
+        )
     return UserAPIKeyAuth(api_key=given, user_role=LitellmUserRoles.PROXY_ADMIN)

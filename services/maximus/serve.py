@@ -29,8 +29,14 @@ def serve(name: str, host: str, port: int) -> None:
     environment.apply_to_process(environment.stack_environment())
     if name == "litellm":
         exec_litellm(host, port)
-    uvicorn.run(APP_FACTORIES[name], factory=True, host=host, port=port,
-                log_level=os.environ.get("MAXIMUS_LOG_LEVEL", "info").lower(), access_log=False)
+    uvicorn.run(
+        APP_FACTORIES[name],
+        factory=True,
+        host=host,
+        port=port,
+        log_level=os.environ.get("MAXIMUS_LOG_LEVEL", "info").lower(),
+        access_log=False,
+    )
 
 
 def _litellm_binary() -> str:

@@ -183,8 +183,11 @@ def _cmdline(pid: int) -> str | None:
 
 def record_programs(paths: SupervisorPaths) -> None:
     """Remember each program's pid and command line, so that `down` can still stop them if supervisord died."""
-    records = {name: {"pid": info["pid"], "cmdline": _cmdline(info["pid"])}
-               for name, info in processes(paths).items() if info.get("pid")}
+    records = {
+        name: {"pid": info["pid"], "cmdline": _cmdline(info["pid"])}
+        for name, info in processes(paths).items()
+        if info.get("pid")
+    }
     paths.programs.write_text(json.dumps(records))
 
 

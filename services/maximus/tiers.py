@@ -39,11 +39,19 @@ def local_tier(env: Mapping[str, str]) -> TierStatus:
     wanted = [env.get("OLLAMA_CHAT_MODEL", "gemma3"), env.get("OLLAMA_REASONING_MODEL", "llama3.1")]
     missing = [m for m in wanted if _strip_tag(m) not in present]
     if len(missing) == len(wanted):
-        return TierStatus("local", ABSENT, f"Ollama at {base} has none of {', '.join(wanted)}",
-                          " && ".join(f"ollama pull {m}" for m in missing))
+        return TierStatus(
+            "local",
+            ABSENT,
+            f"Ollama at {base} has none of {', '.join(wanted)}",
+            " && ".join(f"ollama pull {m}" for m in missing),
+        )
     if missing:
-        return TierStatus("local", DEGRADED, f"model {', '.join(missing)} not pulled",
-                          " && ".join(f"ollama pull {m}" for m in missing))
+        return TierStatus(
+            "local",
+            DEGRADED,
+            f"model {', '.join(missing)} not pulled",
+            " && ".join(f"ollama pull {m}" for m in missing),
+        )
     return TierStatus("local", UP, f"Ollama at {base}: {', '.join(wanted)}")
 
 
@@ -61,8 +69,11 @@ def _cli_of(model: str, env: Mapping[str, str]) -> str | None:
 def _cli_fixes(readiness: Any, cli: str | None) -> list[str]:
     """The fixes the CLI proxy's /readyz gives for the CLI behind the model (every CLI when that is unknown)."""
     clis = readiness.get("clis", {}) if isinstance(readiness, dict) else {}
-    return [f"{name}: {info.get('fix')}" for name, info in clis.items()
-            if isinstance(info, dict) and info.get("state") != "ready" and info.get("fix") and cli in {None, name}]
+    return [
+        f"{name}: {info.get('fix')}"
+        for name, info in clis.items()
+        if isinstance(info, dict) and info.get("state") != "ready" and info.get("fix") and cli in {None, name}
+    ]
 
 
 def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
@@ -78,8 +89,12 @@ def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
     cli = _cli_of(model, env)
     readiness = http_get(f"{base.removesuffix('/v1')}/readyz", headers).body
     fixes = _cli_fixes(readiness, cli)
-    return TierStatus(name, ABSENT, f"no CLI logged in for {model}" + (f" ({cli})" if cli else ""),
-                      "; ".join(fixes) or "run `claude setup-token` (or set GEMINI_API_KEY / `codex login`)")
+    return TierStatus(
+        name,
+        ABSENT,
+        f"no CLI logged in for {model}" + (f" ({cli})" if cli else ""),
+        "; ".join(fixes) or "run `claude setup-token` (or set GEMINI_API_KEY / `codex login`)",
+    )
 
 
 def vision_tier(env: Mapping[str, str]) -> TierStatus:
@@ -90,16 +105,24 @@ def vision_tier(env: Mapping[str, str]) -> TierStatus:
     body = ready.body if isinstance(ready.body, dict) else {}
     if ready.ok:
         return TierStatus("vision", UP, f"{body.get('model', 'V-JEPA 2')} on {body.get('device', '?')}")
-    return TierStatus("vision", DEGRADED, str(body.get("error") or body.get("reason") or "not ready"),
-                      str(body.get("fix") or "maximus vision fetch-model facebook/vjepa2-vitl-fpc16-256-ssv2"))
+    return TierStatus(
+        "vision",
+        DEGRADED,
+        str(body.get("error") or body.get("reason") or "not ready"),
+        str(body.get("fix") or "maximus vision fetch-model facebook/vjepa2-vitl-fpc16-256-ssv2"),
+    )
 
 
 def cloud_tier(env: Mapping[str, str]) -> TierStatus:
     groups = enabled_cloud_groups(env)
     if groups:
         return TierStatus("cloud", UP, f"emergency fallback: {', '.join(groups)}")
-    return TierStatus("cloud", ABSENT, "no cloud API key (optional)", "set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
-                      "GEMINI_CLOUD_API_KEY in .env to allow an emergency fallback")
+    return TierStatus(
+        "cloud",
+        ABSENT,
+        "no cloud API key (optional)",
+        "set ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_CLOUD_API_KEY in .env to allow an emergency fallback",
+    )
 
 
 def tiers(env: Mapping[str, str]) -> list[TierStatus]:

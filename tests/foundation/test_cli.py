@@ -19,8 +19,10 @@ def test_serve_refuses_an_unknown_service() -> None:
 
 
 def test_route_prints_one_decision_per_line() -> None:
-    bodies = [{"model": "max-auto", "messages": [{"role": "user", "content": "hello"}]},
-              {"model": "max-auto", "messages": [{"role": "user", "content": "keep this local: my plans"}]}]
+    bodies = [
+        {"model": "max-auto", "messages": [{"role": "user", "content": "hello"}]},
+        {"model": "max-auto", "messages": [{"role": "user", "content": "keep this local: my plans"}]},
+    ]
     result = runner.invoke(app, ["route"], input="".join(json.dumps(b) + "\n" for b in bodies))
     assert result.exit_code == 0, result.output
     decisions = [json.loads(line) for line in result.stdout.splitlines()]
@@ -38,8 +40,9 @@ def test_dashboard_without_a_tracker_says_so_and_fails() -> None:
 def test_fetch_model_offline_is_a_clear_error(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    result = runner.invoke(app, ["vision", "fetch-model", "facebook/vjepa2-vitl-fpc16-256-ssv2",
-                                 "--target", str(tmp_path / "weights")])
+    result = runner.invoke(
+        app, ["vision", "fetch-model", "facebook/vjepa2-vitl-fpc16-256-ssv2", "--target", str(tmp_path / "weights")]
+    )
     assert result.exit_code == 1
     assert "facebook/vjepa2-vitl-fpc16-256-ssv2" in result.output and "Traceback" not in result.output
 
@@ -49,3 +52,22 @@ def test_a_bad_port_setting_is_one_clear_line(monkeypatch) -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 2
     assert "LITELLM_PORT='abc' is not a port number" in result.output and "Traceback" not in result.output
+
+
+def test_mode_is_hybrid_only_when_a_non_local_tier_is_up() -> None:
+    from maximus.tiers import ABSENT, UP, TierStatus, mode
+
+    local = TierStatus("local", UP, "")
+    assert mode([local, TierStatus("power", ABSENT, "")]) == "Pure Sovereign"
+    assert mode([local, TierStatus("power", UP, "")]) == "Hybrid"
+    assert mode([TierStatus("cloud", UP, "")]) == "Hybrid"
+    assert mode([TierStatus("vision", UP, "")]) == "Pure Sovereign", "vision is sovereign"
+
+
+def test_auto_mode_is_native_without_a_docker_engine(monkeypatch) -> None:
+    from maximus import compose, lifecycle
+
+    monkeypatch.setattr(compose, "engine_available", lambda: False)
+    assert lifecycle._choose_mode("auto") == "native"
+    monkeypatch.setattr(compose, "engine_available", lambda: True)
+    assert lifecycle._choose_mode("auto") == "compose"

@@ -22,8 +22,14 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     env_file = tmp_path_factory.mktemp("compose") / ".env"
     environment.ensure_keys(env_file)
-    stack = DockerCompose(str(REPO_ROOT), compose_file_name="compose.yaml", env_file=str(env_file), build=True,
-                          wait=True, services=["redis", "tracker", "cli-proxy", "vision", "ollama", "litellm"])
+    stack = DockerCompose(
+        str(REPO_ROOT),
+        compose_file_name="compose.yaml",
+        env_file=str(env_file),
+        build=True,
+        wait=True,
+        services=["redis", "tracker", "cli-proxy", "vision", "ollama", "litellm"],
+    )
     with stack:
         yield env_file.read_text()
 
@@ -39,4 +45,3 @@ def test_only_the_gateway_and_grafana_are_reachable_from_the_host(compose_stack:
     for port in (8080, 8001, 8002, 6379, 11434):
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-

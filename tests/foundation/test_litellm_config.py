@@ -75,4 +75,5 @@ def test_logging_the_gemini_cli_in_does_not_switch_the_cloud_on() -> None:
     assert not [n for n in groups(litellm_config.render({**BASE_ENV, "GEMINI_API_KEY": "set"})) if "cloud" in n]
     assert litellm_config.enabled_cloud_groups({"GEMINI_API_KEY": "set"}) == {}
     assert litellm_config.enabled_cloud_groups({"GEMINI_CLOUD_API_KEY": "k"}) == {
-        "max-cloud-gemini": "GEMINI_CLOUD_API_KEY"}
+        "max-cloud-gemini": "GEMINI_CLOUD_API_KEY"
+    }

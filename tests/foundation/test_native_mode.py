@@ -35,9 +35,13 @@ def native_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         stack_vars = {*GENERATED_KEYS, *derived_defaults({}), "MAXIMUS_HOME"}
         env = {k: v for k, v in os.environ.items() if k not in stack_vars}
         env |= {spec.port_env: str(free_port()) for spec in services().values()}
-        env |= {"MAXIMUS_RUN_DIR": str(home / "run"), "MAXIMUS_ENV_FILE": str(home / ".env"),
-                "REDIS_PORT": str(redis.port), "OLLAMA_PORT": str(ollama.port),
-                "VISION_MODEL_DIR": str(home / "no-weights-here")}
+        env |= {
+            "MAXIMUS_RUN_DIR": str(home / "run"),
+            "MAXIMUS_ENV_FILE": str(home / ".env"),
+            "REDIS_PORT": str(redis.port),
+            "OLLAMA_PORT": str(ollama.port),
+            "VISION_MODEL_DIR": str(home / "no-weights-here"),
+        }
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         yield env
         subprocess.run([*MAXIMUS, "down"], env=env, cwd=REPO, check=False, capture_output=True)
@@ -45,8 +49,9 @@ def native_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 
 
 def maximus(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MAXIMUS, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
-                          check=False)
+    return subprocess.run(
+        [*MAXIMUS, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +100,12 @@ def test_gateway_lists_every_model_group(native_env: dict[str, str], started) ->
 
 def test_local_tier_answers_through_the_gateway(native_env: dict[str, str], started) -> None:
     port = native_env["LITELLM_PORT"]
-    response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=30,
-                          headers={"Authorization": f"Bearer {key(native_env)}"},
-                          json={"model": "max-auto", "messages": [{"role": "user", "content": "hello"}]})
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        timeout=30,
+        headers={"Authorization": f"Bearer {key(native_env)}"},
+        json={"model": "max-auto", "messages": [{"role": "user", "content": "hello"}]},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"].startswith("Local answer from gemma3")
 

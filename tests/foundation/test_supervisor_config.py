@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shlex
 import subprocess
 from pathlib import Path
 
+from maximus import native
 from maximus.native import plan_services, render_prometheus_config
 from maximus.supervisor import Program, SupervisorPaths, is_running, render_config, stop
 
@@ -33,8 +35,10 @@ def test_no_secret_reaches_the_supervisor_config(tmp_path: Path) -> None:
 
 def test_prometheus_targets_are_rewritten_to_native_ports(tmp_path: Path) -> None:
     source = tmp_path / "prometheus.yml"
-    source.write_text("rule_files: [rules/a.yml]\nscrape_configs:\n  - job_name: t\n    static_configs:\n"
-                      "      - targets: ['tracker:8002', 'example.org:9100']\n")
+    source.write_text(
+        "rule_files: [rules/a.yml]\nscrape_configs:\n  - job_name: t\n    static_configs:\n"
+        "      - targets: ['tracker:8002', 'example.org:9100']\n"
+    )
     rendered = render_prometheus_config({"TRACKER_PORT": "18002"}, tmp_path / "out.yml", source).read_text()
     assert "127.0.0.1:18002" in rendered and "example.org:9100" in rendered
     assert str(tmp_path / "rules" / "a.yml") in rendered
@@ -52,3 +56,49 @@ def test_a_stale_pidfile_naming_another_process_is_never_ours(tmp_path: Path) ->
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def _plan_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Ports where nothing listens, so that the plan is what a machine with nothing running would get."""
+    from maximus.stack import services
+    from tests.support.processes import free_port
+
+    env = {spec.port_env: str(free_port()) for spec in services().values()}
+    return {**env, **extra}
+
+
+def test_a_private_redis_is_started_when_none_answers(tmp_path: Path) -> None:
+    env = _plan_env(tmp_path)
+    plan = plan_services(env, tmp_path)
+    redis = next(p for p in plan.programs if p.name == "redis")
+    assert redis.argv[redis.argv.index("--port") + 1] == env["REDIS_PORT"]
+    assert "--appendonly" in redis.argv, "durable totals live there: it persists"
+
+
+def test_ollama_is_started_when_its_binary_exists_and_nothing_listens(tmp_path: Path, monkeypatch) -> None:
+    fake = tmp_path / "bin" / "ollama"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    env = _plan_env(tmp_path)
+    ollama = next(p for p in plan_services(env, tmp_path).programs if p.name == "ollama")
+    assert ollama.argv == [str(fake), "serve"]
+    assert ollama.environment == {"OLLAMA_HOST": f"127.0.0.1:{env['OLLAMA_PORT']}"}
+
+
+def test_missing_optional_binaries_degrade_the_plan(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(native, "_executable", lambda name: None if name in {"prometheus", "ollama"} else name)
+    plan = plan_services(_plan_env(tmp_path), tmp_path)
+    assert set(plan.skipped) == {"prometheus", "ollama"} and not plan.errors
+    assert "apt-get install prometheus" in plan.skipped["prometheus"]
+    assert "OLLAMA_API_BASE" in plan.skipped["ollama"]
+
+
+def test_an_external_address_that_does_not_answer_is_never_replaced_by_a_local_one(tmp_path: Path) -> None:
+    from tests.support.processes import free_port
+
+    env = _plan_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    plan = plan_services(env, tmp_path)
+    assert "redis" not in [p.name for p in plan.programs]
+    assert "REDIS_URL points at" in plan.errors["redis"]

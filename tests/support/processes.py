@@ -24,8 +24,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None,
-                  headers: Mapping[str, str] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None, headers: Mapping[str, str] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     last_error = "no answer"
     while time.monotonic() < deadline:
@@ -65,16 +66,30 @@ def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def running(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, log_path: Path,
-            health_url: str | None = None, port: int | None = None, timeout: float = 60.0,
-            cwd: Path = REPO) -> Iterator[subprocess.Popen]:
+def running(
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    log_path: Path,
+    health_url: str | None = None,
+    port: int | None = None,
+    timeout: float = 60.0,
+    cwd: Path = REPO,
+) -> Iterator[subprocess.Popen]:
     """Run `cmd` in its own process group until the block ends; its output goes to `log_path`."""
     full_env = {**os.environ, **(env or {})}
     full_env["PATH"] = f"{VENV_BIN}{os.pathsep}{full_env.get('PATH', '')}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(list(cmd), env=full_env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            list(cmd),
+            env=full_env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         try:
             if health_url:

@@ -28,8 +28,19 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        return ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                "--appendonly", "no", "--dir", str(self.data_dir)]
+        return [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.data_dir),
+        ]
 
 
 @contextlib.contextmanager
@@ -62,14 +73,16 @@ class HttpDouble:
 def ollama_double(workdir: Path, models: str = "gemma3,llama3.1") -> Iterator[HttpDouble]:
     port = free_port()
     cmd = [PYTHON, "-m", "tests.doubles.ollama", "--port", str(port), "--models", models]
-    with running(cmd, log_path=workdir / f"ollama-double-{port}.log",
-                 health_url=f"http://127.0.0.1:{port}/api/version"):
+    with running(
+        cmd, log_path=workdir / f"ollama-double-{port}.log", health_url=f"http://127.0.0.1:{port}/api/version"
+    ):
         yield HttpDouble(f"http://127.0.0.1:{port}", port)
 
 
 @contextlib.contextmanager
-def openai_double(workdir: Path, name: str, fail_status: int | None = None,
-                  usage: tuple[int, int] | None = None) -> Iterator[HttpDouble]:
+def openai_double(
+    workdir: Path, name: str, fail_status: int | None = None, usage: tuple[int, int] | None = None
+) -> Iterator[HttpDouble]:
     """tests/doubles/openai_backend.py; `usage` = fixed (prompt, completion) token counts in every answer."""
     port = free_port()
     cmd = [PYTHON, "-m", "tests.doubles.openai_backend", "--port", str(port), "--name", name]
@@ -77,8 +90,7 @@ def openai_double(workdir: Path, name: str, fail_status: int | None = None,
         cmd += ["--fail-status", str(fail_status)]
     if usage:
         cmd += ["--usage", f"{usage[0]},{usage[1]}"]
-    with running(cmd, log_path=workdir / f"{name}-double-{port}.log",
-                 health_url=f"http://127.0.0.1:{port}/v1/models"):
+    with running(cmd, log_path=workdir / f"{name}-double-{port}.log", health_url=f"http://127.0.0.1:{port}/v1/models"):
         yield HttpDouble(f"http://127.0.0.1:{port}/v1", port)
 
 
@@ -107,8 +119,9 @@ def closed_port_url(path: str = "") -> str:
 
 
 @contextlib.contextmanager
-def litellm_proxy(workdir: Path, backends: Mapping[str, str], master_key: str = "sk-test-master") -> Iterator[
-        LiteLLMProxy]:
+def litellm_proxy(
+    workdir: Path, backends: Mapping[str, str], master_key: str = "sk-test-master"
+) -> Iterator[LiteLLMProxy]:
     """The real LiteLLM proxy with our config and hook, started by `maximus serve litellm`.
 
     `backends` sets the environment the config reads (OLLAMA_API_BASE, CLI_PROXY_API_BASE, ...); anything not
@@ -131,8 +144,7 @@ def litellm_proxy(workdir: Path, backends: Mapping[str, str], master_key: str = 
     }
     log_path = workdir / f"litellm-{port}.log"
     cmd = [PYTHON, "-m", "maximus.cli", "serve", "litellm", "--port", str(port)]
-    with running(cmd, env=env, log_path=log_path, health_url=f"http://127.0.0.1:{port}/health/liveliness",
-                 timeout=120):
+    with running(cmd, env=env, log_path=log_path, health_url=f"http://127.0.0.1:{port}/health/liveliness", timeout=120):
         yield LiteLLMProxy(f"http://127.0.0.1:{port}", port, master_key, env, log_path)
 
 
@@ -172,7 +184,11 @@ def prometheus_server(workdir: Path, config: Mapping[str, Any]) -> Iterator[Prom
     (home / "data").mkdir(parents=True)
     config_path = home / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
-    cmd = ["prometheus", f"--config.file={config_path}", f"--storage.tsdb.path={home / 'data'}",
-           f"--web.listen-address=127.0.0.1:{port}"]
+    cmd = [
+        "prometheus",
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={home / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     with running(cmd, log_path=home / "prometheus.log", health_url=f"http://127.0.0.1:{port}/-/ready"):
         yield PrometheusServer(f"http://127.0.0.1:{port}", port, config_path)
