@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli_proxy.conftest import API_KEY, RunningProxy, read_pidfile, wait_gone
+from tests.cli_proxy.conftest import API_KEY, RunningProxy, pid_alive, read_pidfile, wait_gone
 
 MODELS = ["claude-opus", "gemini-2.5-pro", "gpt-5.5"]
 
@@ -379,6 +379,35 @@ def test_stall_mid_stream_hits_the_idle_timeout(proxy_factory: Any, tmp_path: Pa
         assert wait_gone(read_pidfile(pidfile)) == []
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_total_timeout_stops_a_cli_that_keeps_talking(proxy_factory: Any, tmp_path: Path, streaming: bool) -> None:
+    """A delta every 0.3 s for 5 s never trips the first-byte or idle limits (30 s): only the total limit (1 s)."""
+    pidfile = tmp_path / "pids"
+    # stream_commit_s below the total limit: the stream is committed before the timeout, whatever the CLI's start-up.
+    limits = {"first_byte_timeout_s": 30, "idle_timeout_s": 30, "total_timeout_s": 1, "stream_commit_s": 0.2}
+    content = f"SCENARIO=drip DELAY=0.3 SLEEP=5 PIDFILE={pidfile}"
+    with proxy_factory(clis={"claude": limits}) as proxy:
+        if streaming:
+            response = stream(proxy, "claude-opus", [{"role": "user", "content": content}])
+            assert response.status_code == 200  # committed: the 504 arrives as the stream's last event
+            events = sse_events(response.text)
+            assert "[DONE]" not in events
+            assert set(content_of(events).split()) <= {"drop"}
+            assert set(events[-1]) == {"error"}
+            error = events[-1]["error"]
+        else:
+            response = proxy.chat("claude-opus", content)
+            assert response.status_code == 504, response.text
+            error = error_of(response)
+        assert error["code"] == "cli_timeout" and error["type"] == "timeout"
+        assert "no complete answer within 1s" in error["message"]
+        pids = read_pidfile(pidfile)
+        assert len(pids) == 2 and wait_gone(pids) == [], "the CLI (or its child) outlived the total timeout"
+        metrics = httpx.get(f"{proxy.base_url}/metrics").text
+    assert 'cli_proxy_requests_total{cli="claude",model="claude-opus",outcome="timeout"} 1.0' in metrics
+    assert 'cli_proxy_killed_processes_total{cli="claude",reason="timeout"} 1.0' in metrics
+
+
 def test_process_ignoring_sigterm_is_sigkilled(proxy_factory: Any, tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
     with proxy_factory(clis={"claude": {"first_byte_timeout_s": 1, "kill_grace_s": 0.3}}) as proxy:
@@ -468,6 +497,61 @@ def test_concurrency_limit_queues_then_503(proxy_factory: Any, tmp_path: Path) -
         assert busy.headers["retry-after"] == "1"
         assert results["slow"].status_code == 200
         assert proxy.chat("claude-opus", "hi").status_code == 200  # the slot was given back
+
+
+def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"never happened: {what}")
+        time.sleep(0.02)
+
+
+def metric_value(proxy: RunningProxy, sample: str) -> float | None:
+    for line in httpx.get(f"{proxy.base_url}/metrics").text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_queued_request_is_served_when_the_slot_frees(proxy_factory: Any, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # the first CLI finishes only once the test has seen the second one queued
+    with proxy_factory(clis={"claude": {"concurrency": 1, "queue_timeout_s": 10}}) as proxy:
+        alive_at_spawn: list[list[int]] = []
+        record = proxy.app.state.proxy.on_spawn
+
+        def on_spawn(cli: str, pid: int) -> None:
+            alive_at_spawn.append([p for _, p in proxy.spawned if pid_alive(p)])
+            record(cli, pid)
+
+        proxy.app.state.proxy.on_spawn = on_spawn
+        results: dict[str, httpx.Response] = {}
+
+        def ask(name: str, content: str) -> None:
+            results[name] = proxy.chat("claude-opus", content)
+
+        first = threading.Thread(target=ask, args=("first", f"SCENARIO=gated GATE={gate}"))
+        first.start()
+        wait_until(lambda: len(proxy.spawned) == 1, "the first CLI took the only slot")
+        second = threading.Thread(target=ask, args=("second", "SCENARIO=echo queued-second"))
+        second.start()
+        waiting = 'cli_proxy_waiting_requests{cli="claude"}'
+        wait_until(lambda: metric_value(proxy, waiting) == 1.0, "the second request waits in the queue")
+        assert len(proxy.spawned) == 1  # queued, not started beside the first
+        gate.touch()
+        first.join()
+        second.join()
+        assert results["first"].status_code == 200, results["first"].text
+        assert results["first"].json()["choices"][0]["message"]["content"] == "first second third"
+        assert results["second"].status_code == 200, results["second"].text
+        seen = json.loads(results["second"].json()["choices"][0]["message"]["content"])
+        assert seen["prompt"] == "SCENARIO=echo queued-second"
+        assert seen["config_dir"].endswith("/claude/worker-0")  # the slot the first request gave back
+        assert [cli for cli, _ in proxy.spawned] == ["claude", "claude"]
+        assert len({pid for _, pid in proxy.spawned}) == 2
+        assert alive_at_spawn == [[], []]  # the second CLI started only after the first was gone
+        assert metric_value(proxy, waiting) == 0.0
+        assert metric_value(proxy, 'cli_proxy_queue_wait_seconds_count{cli="claude"}') == 2.0
 
 
 def test_parallel_claude_workers_get_separate_config_dirs(proxy_factory: Any, tmp_path: Path) -> None:
