@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from cli_proxy.adapters.claude import HEADLESS_ARGS
 from tests.support.processes import free_port, running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,27 +35,14 @@ FAKES = REPO / "tests" / "cli_proxy" / "fakes"
 KEY = "bench-" + "key"
 PROMPT_ANSWER = "Say hello"
 PROMPT_STAMP = "Say hello SCENARIO=stamp"
-ARGV = [
-    "-p",
-    "--output-format",
-    "stream-json",
-    "--verbose",
-    "--include-partial-messages",
-    "--tools",
-    "",
-    "--max-turns",
-    "1",
-    "--no-session-persistence",
-    "--strict-mcp-config",
-    "--model",
-    "opus",
-]
+# Exactly what the proxy runs for claude-opus, so that the baseline differs only by the proxy.
+ARGV = [*HEADLESS_ARGS, "--model", "opus"]
 
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["ANTHROPIC_API_KEY"] = "bench-" + "not-a-key"  # the fake's "logged in"
+    env["CLAUDE_CODE_OAUTH_TOKEN"] = "bench-" + "not-a-token"  # the fake's "logged in", passed by the allowlist
     return env
 
 

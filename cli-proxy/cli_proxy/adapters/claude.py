@@ -63,6 +63,22 @@ def _text_of(message: Mapping[str, Any]) -> str:
     return "".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
 
 
+# Pure chat, headless: deltas as they come, no tools, one turn, no session files, no MCP servers from anywhere.
+HEADLESS_ARGS = (
+    "-p",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--include-partial-messages",
+    "--tools",
+    "",
+    "--max-turns",
+    "1",
+    "--no-session-persistence",
+    "--strict-mcp-config",
+)
+
+
 class ClaudeParser(LineParser):
     def __init__(self) -> None:
         self.streamed = False  # text deltas seen for the current message
@@ -148,19 +164,7 @@ class ClaudeAdapter(CliAdapter):
             link_into(self.settings.credentials_from / ".credentials.json", home / ".credentials.json")
 
     def prepare(self, model_flag: str | None, prompt: Prompt, paths: RunPaths) -> Invocation:
-        args = [
-            "-p",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--include-partial-messages",
-            "--tools",
-            "",
-            "--max-turns",
-            "1",
-            "--no-session-persistence",
-            "--strict-mcp-config",
-        ]
+        args = list(HEADLESS_ARGS)
         if model_flag:
             args += ["--model", model_flag]
         if prompt.system:

@@ -1,0 +1,40 @@
+"""Every benchmark of `make bench` still runs (tiny workloads): a bench that rots silently measures nothing.
+
+The figures are not checked here: speed is measured by `make bench`, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.processes import REPO
+
+SMALL_RUNS = {
+    "bench.cli_proxy": ["--repeats", "3"],
+    "bench.router": ["--decisions", "50"],
+    "bench.tracker": ["--events", "200", "--requests", "5"],
+    "bench.vision": ["--repeats", "1", "--no-vitl"],
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("module", sorted(SMALL_RUNS))
+def test_benchmark_runs(module: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *SMALL_RUNS[module]],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert result.stdout.strip(), "a benchmark prints its figures"
+
+
+def test_every_benchmark_module_is_exercised() -> None:
+    modules = {f"bench.{path.stem}" for path in (REPO / "bench").glob("*.py") if path.stem != "__init__"}
+    assert modules == set(SMALL_RUNS)
