@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from router.config import BudgetConfig
+from router.redis_reads import ThrottledRedisRead
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -74,55 +74,24 @@ class SpendReader:
     def __init__(self, config: BudgetConfig, redis_url: str | None = None) -> None:
         self.config = config
         self.redis_url = redis_url or redis_url_from_env(config.redis_url_envs)
-        self._sync: Any = None
-        self._async: Any = None
-        self._value: float | None = None
-        self._read_at = -1e18
-
-    def _fresh(self) -> bool:
-        return time.monotonic() - self._read_at < self.config.refresh_s
+        self._reader = ThrottledRedisRead(
+            self.redis_url, config.refresh_s, self._client_kwargs(), self._command, _parse, None
+        )
 
     def _client_kwargs(self) -> dict[str, Any]:
         timeout = self.config.timeout_s
         return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry_on_timeout": False}
 
+    def _command(self, client: Any) -> Any:
+        key, field = spend_key(self.config), self.config.spend_field
+        return client.hget(key, field) if field else client.get(key)
+
     def read(self) -> BudgetStatus:
         if self.config.monthly_usd <= 0:
             return evaluate(self.config, None)
-        if not self._fresh():
-            self._value = self._read_sync()
-            self._read_at = time.monotonic()
-        return evaluate(self.config, self._value)
+        return evaluate(self.config, self._reader.read())
 
     async def aread(self) -> BudgetStatus:
         if self.config.monthly_usd <= 0:
             return evaluate(self.config, None)
-        if not self._fresh():
-            self._read_at = time.monotonic()  # one reader at a time; others use the last value
-            self._value = await self._read_async()
-        return evaluate(self.config, self._value)
-
-    def _read_sync(self) -> float | None:
-        import redis
-
-        try:
-            if self._sync is None:
-                self._sync = redis.Redis.from_url(self.redis_url, **self._client_kwargs())
-            key = spend_key(self.config)
-            field = self.config.spend_field
-            return _parse(self._sync.hget(key, field) if field else self._sync.get(key))
-        except (redis.RedisError, OSError, ValueError):
-            return None
-
-    async def _read_async(self) -> float | None:
-        import redis
-        import redis.asyncio as aredis
-
-        try:
-            if self._async is None:
-                self._async = aredis.Redis.from_url(self.redis_url, **self._client_kwargs())
-            key = spend_key(self.config)
-            field = self.config.spend_field
-            return _parse(await (self._async.hget(key, field) if field else self._async.get(key)))
-        except (redis.RedisError, OSError, ValueError):
-            return None
+        return evaluate(self.config, await self._reader.aread())

@@ -5,13 +5,13 @@ LiteLLM) and an operator/monitor key in Redis. Unreachable sources mean "no info
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from router.budget import redis_url_from_env
 from router.config import BudgetConfig, HealthConfig
+from router.redis_reads import ThrottledRedisRead
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,14 @@ class RedisTierHealth:
         self.config = config
         self.tiers = tuple(tiers)
         self.redis_url = redis_url_from_env(redis_url_envs)
-        self._client: Any = None
-        self._value = ALL_UP
-        self._read_at = -1e18
+        self._reader = ThrottledRedisRead(
+            self.redis_url,
+            config.refresh_s,
+            self._client_kwargs(),
+            lambda client: client.mget(self._keys()),
+            self._from_values,
+            ALL_UP,
+        )
 
     @property
     def enabled(self) -> bool:
@@ -63,32 +68,7 @@ class RedisTierHealth:
         return TierHealth({t: "marked down" for t, v in zip(self.tiers, values, strict=True) if v is not None})
 
     def read(self) -> TierHealth:
-        if not self.enabled:
-            return ALL_UP
-        if time.monotonic() - self._read_at >= self.config.refresh_s:
-            import redis
-
-            self._read_at = time.monotonic()
-            try:
-                if self._client is None:
-                    self._client = redis.Redis.from_url(self.redis_url, **self._client_kwargs())
-                self._value = self._from_values(self._client.mget(self._keys()))
-            except (redis.RedisError, OSError):
-                self._value = ALL_UP
-        return self._value
+        return self._reader.read() if self.enabled else ALL_UP
 
     async def aread(self) -> TierHealth:
-        if not self.enabled:
-            return ALL_UP
-        if time.monotonic() - self._read_at >= self.config.refresh_s:
-            import redis
-            import redis.asyncio as aredis
-
-            self._read_at = time.monotonic()
-            try:
-                if self._client is None:
-                    self._client = aredis.Redis.from_url(self.redis_url, **self._client_kwargs())
-                self._value = self._from_values(await self._client.mget(self._keys()))
-            except (redis.RedisError, OSError):
-                self._value = ALL_UP
-        return self._value
+        return await self._reader.aread() if self.enabled else ALL_UP

@@ -27,7 +27,9 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def command(self) -> list[str]:
+    def command(self, persistent: bool = False) -> list[str]:
+        """redis-server on loopback; `persistent` keeps data across restarts (append-only file, fsync always)."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
         return [
             "redis-server",
             "--bind",
@@ -36,8 +38,7 @@ class RedisServer:
             str(self.port),
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *persistence,
             "--dir",
             str(self.data_dir),
         ]

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from tests.support.processes import REPO, VENV_BIN, free_port, stop_process, wait_for_http, wait_for_port
+from tests.support.stack import RedisServer
 
 # The callback imports LiteLLM: keep it from downloading its price table (no network here).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -40,19 +41,7 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
-        cmd = [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--save",
-            "",
-            *persistence,
-            "--dir",
-            str(self.directory),
-        ]
+        cmd = RedisServer(self.port, self.directory).command(persistent=self.persistent)
         log = (self.directory / "redis.log").open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port)
