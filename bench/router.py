@@ -2,7 +2,7 @@
 
 1. Tier accuracy on the public development set (../shared/routing/make_dev.py) and on held-out cases written
    apart from the training prompts (tests/router/heldout_cases.py); private cases kept local.
-2. MT-Bench (../shared/benchmarks/routellm-mtbench): local fraction and retained quality as defined in
+2. MT-Bench (data/routellm-mtbench): local fraction and retained quality as defined in
    ../shared/routing/README.md (power and creative both count as the strong side), beside RouteLLM's published
    74-86% local at 95% quality.
 3. Decision latency, privacy guard included, on distinct prompts of 20 to 4,000 characters (no cache hits):

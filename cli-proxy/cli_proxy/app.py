@@ -22,8 +22,8 @@ from cli_proxy.metrics import Metrics
 from cli_proxy.openai_format import SSE_DONE, SSE_KEEPALIVE, Completion, chunk, completion_body, sse
 from cli_proxy.pump import TIMEOUT, ClosingStream, Pump
 from cli_proxy.service import CliProxy, Target
-from maximus.openai_errors import OpenAIError
-from maximus.service_app import create_service_app
+from maximus_kernel.openai_errors import OpenAIError
+from maximus_kernel.service_app import create_service_app
 
 log = logging.getLogger("cli_proxy")
 _DISCONNECT_POLL_S = 0.25

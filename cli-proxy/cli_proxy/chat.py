@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cli_proxy.adapters.base import Prompt
-from maximus.openai_errors import OpenAIError
+from maximus_kernel.openai_errors import OpenAIError
 
 _SYSTEM_ROLES = {"system", "developer"}
 _TURN_ROLES = {"user", "assistant"}

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from cli_proxy.events import Failure, FailureKind
-from maximus.openai_errors import OpenAIError
+from maximus_kernel.openai_errors import OpenAIError
 
 _STATUS = {
     FailureKind.AUTH: (401, "cli_not_authenticated"),

@@ -17,7 +17,7 @@ from cli_proxy.events import Event, Failure, FailureKind
 from cli_proxy.metrics import Metrics
 from cli_proxy.readiness import Readiness
 from cli_proxy.runner import CliRun, RunLimits, run_capture
-from maximus.openai_errors import OpenAIError
+from maximus_kernel.openai_errors import OpenAIError
 
 
 class SlotPool:

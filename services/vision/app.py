@@ -16,8 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maximus.openai_errors import OpenAIError
-from maximus.service_app import create_service_app
+from maximus_kernel.openai_errors import OpenAIError
+from maximus_kernel.service_app import create_service_app
 from vision import chat
 from vision.runtime import VisionRuntime
 from vision.settings import VisionSettings, load_settings

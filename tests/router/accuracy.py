@@ -13,7 +13,7 @@ from router.policy import RoutingPolicy
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 MAKE_DEV = SHARED / "routing" / "make_dev.py"
-MTBENCH = SHARED / "benchmarks" / "routellm-mtbench"
+MTBENCH = Path(__file__).resolve().parents[2] / "data" / "routellm-mtbench"
 SOVEREIGN = ("local", "vision")
 
 

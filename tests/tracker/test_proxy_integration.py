@@ -24,7 +24,7 @@ pytestmark = [
 ]
 
 DASHBOARD = REPO / "grafana" / "dashboards" / "sovereignty.json"
-SCHEMA = REPO.parent / "shared" / "reference" / "schemas" / "grafana-dashboard-v11.6.jsonschema.json"
+SCHEMA = REPO / "tests" / "schemas" / "grafana-dashboard-v11.6.jsonschema.json"
 LOCAL = {"tier": "local", "reasons": ["default"]}
 PRIVATE = {"tier": "local", "reasons": ["privacy"], "privacy": ["secret"]}
 CODE = {"tier": "power", "reasons": ["code"]}

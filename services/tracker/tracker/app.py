@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from maximus.openai_errors import OpenAIError
-from maximus.service_app import create_service_app
+from maximus_kernel.openai_errors import OpenAIError
+from maximus_kernel.service_app import create_service_app
 from tracker.audit import AuditLog
 from tracker.consumer import Consumer
 from tracker.metrics import DurableTotalsCollector, TrackerMetrics

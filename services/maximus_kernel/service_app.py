@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from maximus.openai_errors import OpenAIError, install_error_handlers
+from maximus_kernel.openai_errors import OpenAIError, install_error_handlers
 
 # Routes that answer without a key: liveness, readiness and the Prometheus scrape (counts, never content).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/metrics/"})
