@@ -49,7 +49,7 @@ class Timeouts:
     total_timeout_s: float = 900.0
     kill_grace_s: float = 2.0
     keepalive_interval_s: float = 10.0
-    stream_commit_s: float = 3.0
+    stream_commit_s: float = 15.0
 
 
 @dataclass(frozen=True)
