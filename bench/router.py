@@ -1,9 +1,9 @@
 """Router quality and speed, against the original keyword-substring router measured in the same run.
 
-1. Tier accuracy on the public development set (../shared/routing/make_dev.py) and on held-out cases written
+1. Tier accuracy on the development set (tests/router/dev_cases.py) and on held-out cases written
    apart from the training prompts (tests/router/heldout_cases.py); private cases kept local.
 2. MT-Bench (data/routellm-mtbench): local fraction and retained quality as defined in
-   ../shared/routing/README.md (power and creative both count as the strong side), beside RouteLLM's published
+   docs/reference/routing.md (power and creative both count as the strong side), beside RouteLLM's published
    74-86% local at 95% quality.
 3. Decision latency, privacy guard included, on distinct prompts of 20 to 4,000 characters (no cache hits):
    p50 and p99 wall time, and thread CPU time (less sensitive to other processes on a shared machine).

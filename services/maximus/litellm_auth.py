@@ -1,6 +1,6 @@
 """LiteLLM custom auth: the master key is the only key, and any other key is a 401.
 
-Without a database LiteLLM answers a wrong key with 400 "No connected db." (see shared/reference/litellm.md);
+Without a database LiteLLM answers a wrong key with 400 "No connected db." (see docs/reference/litellm.md);
 clients and their retry logic expect 401 for a bad credential.
 """
 

@@ -6,7 +6,7 @@
   sentences, maximus_privacy_kinds: bounded labels, ...).
 - response headers: x-maximus-tier and x-maximus-route-reason on streaming and non-streaming answers.
 
-The proxy only calls hooks defined on the registered object's own class (see shared/reference/litellm.md), so
+The proxy only calls hooks defined on the registered object's own class (see docs/reference/litellm.md), so
 both hooks are defined on RoutingHook itself. Nothing here logs request content or matched text.
 """
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from router.policy import RoutingPolicy
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-MAKE_DEV = SHARED / "routing" / "make_dev.py"
 MTBENCH = Path(__file__).resolve().parents[2] / "data" / "routellm-mtbench"
 SOVEREIGN = ("local", "vision")
 
@@ -32,8 +29,10 @@ class Accuracy:
 
 
 def dev_cases() -> list[dict[str, Any]]:
-    out = subprocess.run([sys.executable, str(MAKE_DEV)], capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+    """The development set (tests/router/dev_cases.py), a fresh copy each call: callers may change it."""
+    from tests.router.dev_cases import cases
+
+    return copy.deepcopy(cases)
 
 
 def score(policy: RoutingPolicy, cases: list[tuple[str, str, dict[str, Any]]]) -> Accuracy:
@@ -74,7 +73,7 @@ class MTBenchResult:
 
 
 def mtbench(policy: RoutingPolicy) -> MTBenchResult:
-    """Per ../shared/routing/README.md: a question kept local earns the weak model's score (mean of its turns),
+    """Per docs/reference/routing.md: a question kept local earns the weak model's score (mean of its turns),
     otherwise the strong one's; power and creative both count as strong. The first turn is routed."""
     questions = {}
     for line in (MTBENCH / "question.jsonl").read_text().splitlines():

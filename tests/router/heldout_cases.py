@@ -1,7 +1,7 @@
 """Held-out routing cases, written independently of the training prompts and never used to tune the router.
 
 Realistic prompts in the style users actually type. Fake secrets are assembled from parts at import time.
-expect: the tier a good router picks (see ../shared/routing/README.md).
+expect: the tier a good router picks (see docs/reference/routing.md).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from router.cli import route_stream
-from tests.router.accuracy import MAKE_DEV, dev_cases
+from tests.router.accuracy import dev_cases
 from tests.router.fakes import ask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def test_invalid_line_keeps_the_order_and_exit_code() -> None:
 
 
 def test_python_module_entry_on_the_development_set() -> None:
-    dev = subprocess.run([sys.executable, str(MAKE_DEV)], capture_output=True, text=True, check=True).stdout
+    dev = "".join(json.dumps(case) + "\n" for case in dev_cases())
     result = subprocess.run(
         [sys.executable, "-m", "router.cli"], input=dev, capture_output=True, text=True, cwd=REPO, timeout=120
     )

@@ -18,7 +18,7 @@ from tests.router.fakes import ask
 
 
 def test_hooks_are_defined_on_the_registered_class() -> None:
-    # The proxy skips hooks inherited from a base class (shared/reference/litellm.md).
+    # The proxy skips hooks inherited from a base class (docs/reference/litellm.md).
     assert "async_pre_call_hook" in vars(type(proxy_hook))
     assert "async_post_call_response_headers_hook" in vars(type(proxy_hook))
 

@@ -1,5 +1,5 @@
 """Personal data and markers the review of issue 6 found missed, and documentation addresses that must not count
-as personal data (../shared/routing/README.md)."""
+as personal data (docs/reference/routing.md)."""
 
 from __future__ import annotations
 

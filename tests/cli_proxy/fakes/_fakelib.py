@@ -3,7 +3,7 @@
 The scenario comes from the prompt (`SCENARIO=<name>`, also `PIDFILE=<path>`, `DELAY=<s>`, `SLEEP=<s>`,
 `ENVDUMP=<path>`: the fake writes its whole environment there as JSON)
 or from FAKE_CLI_SCENARIO; the fakes print exactly the line formats documented in
-shared/reference/cli-tools.md.
+docs/reference/cli-tools.md.
 """
 
 from __future__ import annotations
