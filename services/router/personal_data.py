@@ -22,7 +22,11 @@ from router.textviews import TextViews
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 # Dotted groups (4111.1111.1111.1111, Amex 3782.822463.10005): only the card layouts, so decimals never match.
 _DOTTED_CARD = re.compile(r"\d{4}\.\d{4}\.\d{4}\.\d{1,7}|\d{4}\.\d{6}\.\d{5}")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+# An IBAN start (country code, check digits) and up to 30 following characters in groups; the IBAN itself is the
+# prefix of that run that python-stdnum accepts (its length is fixed per country), so that words after it
+# ("DE89 3704 0044 0532 0130 00 now") never decide the result.
+_IBAN = re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}")
+_IBAN_MIN, _IBAN_MAX = 15, 34
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 # Labels of national ID numbers (lower-cased); a label followed closely by a number with 5+ digits is a hit.
 _ID_LABELS = (
@@ -131,7 +135,14 @@ def has_iban(text: str | TextViews) -> bool:
     if views.max_digits < 8:
         return False
     # Upper-cased: an IBAN typed in lower case (de89 3704 ...) is the same account.
-    return any(iban.is_valid(m.group(0)) for m in _IBAN.finditer(views.text.upper()))
+    return any(_iban_prefix(m.group(0)) for m in _IBAN.finditer(views.text.upper()))
+
+
+def _iban_prefix(run: str) -> bool:
+    """Some prefix of `run` is a valid IBAN (python-stdnum checks the country's length, layout and checksum):
+    at most 20 tests per candidate."""
+    compact = run.replace(" ", "")
+    return any(iban.is_valid(compact[:n]) for n in range(_IBAN_MIN, min(len(compact), _IBAN_MAX) + 1))
 
 
 _LABEL_FIRST_WORDS = {label: re.split(r"[^\w]+", label)[0] for label in _ID_LABELS}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.config import PrivacyConfig
+from router.encoded_views import hidden_texts
 from router.markers import compile_health, compile_markers, has_health_detail_about_person, has_marker
 from router.personal_data import PersonalRules, find_personal_data
 from router.request import all_texts
@@ -17,6 +18,9 @@ from router.secret_detect import build_rules, find_secrets
 from router.textviews import TextViews
 
 _CACHE_SIZE = 4096
+# Decoded texts are scanned again, themselves decoded once more (a service-account JSON in base64 holds a PEM
+# with JSON escapes): two levels, each bounded by router.encoded_views.
+_DECODE_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,13 @@ class PrivacyGuard:
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
+        result = self._scan(text, _DECODE_DEPTH)
+        self._cache[key] = result
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def _scan(self, text: str, depth: int) -> tuple[tuple[str, str], ...]:
         views = TextViews(text)
         found = [("secret", name) for name in sorted(find_secrets(views, self._secret_rules))]
         found += [("personal_data", name) for name in sorted(find_personal_data(views, self._personal_rules))]
@@ -62,11 +73,13 @@ class PrivacyGuard:
             found.append(("health", "health_detail"))
         if has_marker(views, self._markers):
             found.append(("marker", "explicit_marker"))
-        result = tuple(found)
-        self._cache[key] = result
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return result
+        if depth:
+            decoded, binary_key = hidden_texts(text)
+            if binary_key:
+                found.append(("secret", "encoded_private_key"))
+            for hidden in decoded:
+                found += [pair for pair in self._scan(hidden, depth - 1) if pair not in found]
+        return tuple(found)
 
     def scan_texts(self, texts: Iterable[str]) -> PrivacyFinding:
         pairs: set[tuple[str, str]] = set()

@@ -25,11 +25,15 @@ MEDIA_PART_TYPES = IMAGE_PART_TYPES | VIDEO_PART_TYPES | frozenset({"file", "inp
 # Top-level keys whose string values are content the guard scans (chat, completions and Responses bodies, tool
 # definitions); every other key (model, metadata, ids, sampling parameters) is not content.
 CONTENT_KEYS = ("messages", "input", "instructions", "prompt", "suffix", "system", "tools", "functions")
-# Keys under those whose values are labels or references, never content; media parts are skipped whole.
+# Keys under those whose values are labels or references, never content; media parts are skipped whole. A
+# message's or tool's `name` is scanned: clients put people's names and addresses there.
 NON_CONTENT_KEYS = frozenset(
-    {"type", "role", "id", "tool_call_id", "call_id", "name", "status", "detail", "format", "file_id", "strict"}
+    {"type", "role", "id", "tool_call_id", "call_id", "status", "detail", "format", "file_id", "strict"}
     | MEDIA_PART_TYPES
 )
+# Request `metadata` is the client's (a backend may receive it), except what LiteLLM and this router add to it
+# before the guard runs (request headers, key hashes, routing labels).
+_GATEWAY_METADATA_PREFIXES = ("headers", "user_api_key", "litellm", "maximus_", "requester_", "endpoint", "model_")
 _MIN_TEXT = 6  # nothing shorter holds a secret or personal data the detectors can judge
 
 
@@ -80,6 +84,7 @@ def all_texts(request: dict[str, Any]) -> Iterator[str]:
     outputs included), completion prompts and tool descriptions. A walk of every string value under the content
     keys, whatever its shape, minus labels (type, role, ids, names), media parts and data URLs."""
     stack: list[Any] = [request.get(key) for key in reversed(CONTENT_KEYS)]
+    stack.insert(0, _client_metadata(request.get("metadata")))
     while stack:
         value = stack.pop()
         if isinstance(value, str):
@@ -90,6 +95,12 @@ def all_texts(request: dict[str, Any]) -> Iterator[str]:
                 stack.extend(v for k, v in reversed(value.items()) if k not in NON_CONTENT_KEYS)
         elif isinstance(value, list):
             stack.extend(reversed(value))
+
+
+def _client_metadata(metadata: Any) -> Any:
+    if not isinstance(metadata, dict):
+        return None
+    return {k: v for k, v in metadata.items() if not str(k).startswith(_GATEWAY_METADATA_PREFIXES)}
 
 
 def _input_messages(request: dict[str, Any]) -> list[dict[str, Any]]:

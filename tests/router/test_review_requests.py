@@ -71,6 +71,8 @@ def _call(arguments: str) -> dict[str, Any]:
             id="tool-description",
         ),
         pytest.param(fakes.request(user({"type": "text", "text": SECRET})), id="content-as-object"),
+        pytest.param(fakes.request(user("hi"), metadata={"trace": SECRET}), id="client-metadata"),
+        pytest.param(fakes.request({"role": "user", "name": SECRET, "content": "hi"}), id="message-name"),
     ],
 )
 def test_every_content_field_is_scanned(guard: PrivacyGuard, policy: RoutingPolicy, body: dict[str, Any]) -> None:
@@ -79,9 +81,10 @@ def test_every_content_field_is_scanned(guard: PrivacyGuard, policy: RoutingPoli
     assert decision.tier == "local" and decision.pinned_local
 
 
-def test_labels_ids_and_media_are_not_scanned(guard: PrivacyGuard) -> None:
+def test_labels_ids_media_and_gateway_metadata_are_not_scanned(guard: PrivacyGuard) -> None:
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + fakes.HIGH_ENTROPY * 4}}
-    body = fakes.request(user([{"type": "text", "text": "What is this?"}, image]), metadata={"trace": SECRET})
+    gateway = {"headers": {"x-trace": SECRET}, "user_api_key_hash": SECRET, "maximus_tier": SECRET}
+    body = fakes.request(user([{"type": "text", "text": "What is this?"}, image]), metadata=gateway)
     assert not guard.scan(body).hit
 
 
