@@ -113,6 +113,19 @@ def _card_candidates(views: TextViews, span_start: int, chunk: str) -> Iterator[
             yield span_start + match.start(), span_start + match.end(), match.group(0)
 
 
+# A 13-19 digit number written without groups in a maths question is a number, not a card: unless the text
+# also speaks of cards or payments.
+_MATHS_WORDS = frozenset(
+    "divisible prime factor factorise factorize compute calculate multiply divide digits modulo mod remainder"
+    " gcd lcm division sum product square root".split()
+)
+_CARD_WORDS = frozenset("card visa mastercard amex credit debit cvv cvc expiry pay charge billing".split())
+
+
+def _maths_number(views: TextViews, value: str) -> bool:
+    return value.isdigit() and not _MATHS_WORDS.isdisjoint(views.words) and _CARD_WORDS.isdisjoint(views.words)
+
+
 def has_payment_card(text: str | TextViews) -> bool:
     views = _views(text)
     for span in views.numeric_spans:
@@ -125,7 +138,7 @@ def has_payment_card(text: str | TextViews) -> bool:
             if end + 1 < len(views.text) and views.text[end] == "." and views.text[end + 1].isdigit():
                 continue  # a longer dotted number (an OID, a version)
             number = _digits(value)
-            if number[0] in "23456" and luhn.is_valid(number):
+            if number[0] in "23456" and luhn.is_valid(number) and not _maths_number(views, value):
                 return True
     return False
 

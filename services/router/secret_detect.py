@@ -177,6 +177,7 @@ def is_placeholder(value: str, rules: SecretRules) -> bool:
         or lowered.startswith(("$", "%", "{{", "<", "env:", "os.environ", "process.env", "getenv", "secrets."))
         or len(set(lowered)) <= 2  # xxxxxx, ******
         or "your" in lowered
+        or lowered.endswith("example")  # AWS's documented AKIAIOSFODNN7EXAMPLE and its kin
     )
 
 
@@ -203,7 +204,7 @@ def _plugin_hits(views: TextViews, rules: SecretRules) -> set[str]:
             continue
         target = views.long_text if where == "long" else views.text
         for value in plugin.analyze_string(target):
-            if name != "credentials_in_url" or not is_placeholder(value.split(":")[-1], rules):
+            if not is_placeholder(value.split(":")[-1] if name == "credentials_in_url" else value, rules):
                 hits.add(name)
                 break
     return hits
@@ -305,11 +306,13 @@ def _named_assignment_hits(views: TextViews, rules: SecretRules) -> set[str]:
 
 
 # Passwords on a command line: curl -u user:pass, mysql -pPASS / --password=PASS, sshpass -p PASS.
-_COMMAND_WORDS = frozenset({"curl", "mysql", "mysqldump", "mysqladmin", "sshpass"})
+_COMMAND_WORDS = frozenset({"curl", "mysql", "mysqldump", "mysqladmin", "sshpass", "machine"})
 _COMMAND_PASSWORD = re.compile(
     r"\bcurl\b(?:[ \t]+\S+){0,12}?[ \t]+(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"']+:([^\s\"']+)"
     r"|\bmysql(?:dump|admin)?\b(?:[ \t]+\S+){0,12}?[ \t]+(?:-p|--password=)[\"']?([^\s\"']+)"
     r"|\bsshpass\b(?:[ \t]+\S+){0,4}?[ \t]+-p[ \t]*[\"']?([^\s\"']+)"
+    # .netrc: machine HOST [login USER] password PASS (also one entry per line).
+    r"|\bmachine\b(?:\s+\S+){1,3}?\s+password\s+([^\s]+)"
 )
 
 
@@ -359,6 +362,21 @@ def _url_password_placeholder(match: re.Match[str], rules: SecretRules) -> bool:
     return is_placeholder(credentials.split(":", 1)[1], rules)
 
 
+# Cookie and session headers in a pasted HTTP request or response.
+_COOKIE_HEADER = re.compile(r"(?im)^[ \t]*(?:set-)?cookie[ \t]*:[ \t]*([^\r\n]+)")
+
+
+def _cookie_hits(views: TextViews, rules: SecretRules) -> set[str]:
+    if "cookie" not in views.lower:
+        return set()
+    for match in _COOKIE_HEADER.finditer(views.text):
+        for pair in match.group(1).split(";"):
+            value = pair.partition("=")[2].strip()
+            if len(value) >= 16 and looks_like_key_value(value, rules):
+                return {"session_cookie"}
+    return set()
+
+
 def find_secrets(text: str | TextViews, rules: SecretRules) -> set[str]:
     """Names of the secret detectors that fire on `text` (empty when none)."""
     views = text if isinstance(text, TextViews) else TextViews(text)
@@ -369,4 +387,5 @@ def find_secrets(text: str | TextViews, rules: SecretRules) -> set[str]:
         | _command_hits(views, rules)
         | _entropy_hits(views, rules)
         | _extra_hits(views, rules)
+        | _cookie_hits(views, rules)
     )
