@@ -116,10 +116,32 @@ def _card_candidates(views: TextViews, span_start: int, chunk: str) -> Iterator[
 # A 13-19 digit number written without groups in a maths question is a number, not a card: unless the text
 # also speaks of cards or payments.
 _MATHS_WORDS = frozenset(
-    "divisible prime factor factorise factorize compute calculate multiply divide digits modulo mod remainder"
-    " gcd lcm division sum product square root".split()
+    [
+        "divisible",
+        "prime",
+        "factor",
+        "factorise",
+        "factorize",
+        "compute",
+        "calculate",
+        "multiply",
+        "divide",
+        "digits",
+        "modulo",
+        "mod",
+        "remainder",
+        "gcd",
+        "lcm",
+        "division",
+        "sum",
+        "product",
+        "square",
+        "root",
+    ]
 )
-_CARD_WORDS = frozenset("card visa mastercard amex credit debit cvv cvc expiry pay charge billing".split())
+_CARD_WORDS = frozenset(
+    ["card", "visa", "mastercard", "amex", "credit", "debit", "cvv", "cvc", "expiry", "pay", "charge", "billing"]
+)
 
 
 def _maths_number(views: TextViews, value: str) -> bool:

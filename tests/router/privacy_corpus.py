@@ -7,8 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -29,7 +30,10 @@ EC_DER = _EC.private_bytes(serialization.Encoding.DER, serialization.PrivateForm
 PUBLIC_PEM = _RSA.public_key().public_bytes(_PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 SSH_PUBLIC = _ED.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 PGP_BLOCK = (
-    "-----BEGIN PGP " + "PRIVATE KEY BLOCK-----\n\nlQOYBF" + "x9Kq2Lm" * 12 + "\n=Ab12\n-----END PGP PRIVATE KEY BLOCK-----"
+    "-----BEGIN PGP "
+    + "PRIVATE KEY BLOCK-----\n\nlQOYBF"
+    + "x9Kq2Lm" * 12
+    + "\n=Ab12\n-----END PGP PRIVATE KEY BLOCK-----"
 )
 
 AWS_SECRET = "wJalr" + "XUtnFEMI/K7MDENG/bPxRfiCY" + "9q8w7e6r5t"
@@ -74,7 +78,14 @@ SECRETS: list[tuple[str, str]] = [
     ("pgp_key", f"exported:\n{PGP_BLOCK}"),
     ("postgres_url", f"DATABASE_URL works locally: {fakes.DB_URL}"),
     ("kubeconfig_key", f"users:\n- name: admin\n  user:\n    client-key-data: {_b64(RSA_PKCS1_PEM)}\n"),
-    ("kubeconfig_token", "users:\n- name: ci\n  user:\n    token: " + "eyJhbGciOiJSUzI1NiJ9." + _b64url('{"sub":"system:sa:ci"}') + ".Sig" + "Ab1x9Qz" * 6),
+    (
+        "kubeconfig_token",
+        "users:\n- name: ci\n  user:\n    token: "
+        + "eyJhbGciOiJSUzI1NiJ9."
+        + _b64url('{"sub":"system:sa:ci"}')
+        + ".Sig"
+        + "Ab1x9Qz" * 6,
+    ),
     ("base64url_pem", f"decode this: {_b64url(RSA_PKCS8_PEM)}"),
     ("base64_wrapped_pem", "key.b64:\n" + _wrapped(_b64(EC_PEM), 76, "    ")),
     ("der_pkcs8_base64", f"privateKey: {_b64(PKCS8_DER)}"),
@@ -109,7 +120,11 @@ BENIGN: list[tuple[str, str]] = [
     ("placeholder_password", "password: ${DB_PASSWORD}"),
     ("public_pem", f"Here is our public key:\n{PUBLIC_PEM}"),
     ("ssh_public", f"add this to authorized_keys: {SSH_PUBLIC}"),
-    ("ca_data", "clusters:\n- cluster:\n    certificate-authority-data: " + _b64("-----BEGIN " + "CERTIFICATE-----\nMIIC" + "qZx1" * 40 + "\n-----END CERTIFICATE-----\n")),
+    (
+        "ca_data",
+        "clusters:\n- cluster:\n    certificate-authority-data: "
+        + _b64("-----BEGIN " + "CERTIFICATE-----\nMIIC" + "qZx1" * 40 + "\n-----END CERTIFICATE-----\n"),
+    ),
     ("sha256", "sha256sum says 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
     ("git_sha", "revert commit 3b18e512dba79e4c8300dd08aeb37f8e728b8dad please"),
     ("uuid", "request id 123e4567-e89b-12d3-a456-426614174000 failed"),
@@ -173,7 +188,11 @@ POSITIONS: dict[str, Callable[[str], dict[str, Any]]] = {
         "model": "max-auto",
         "messages": [
             {"role": "user", "content": "Read the file."},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "read", "arguments": "{}"}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "read", "arguments": "{}"}}],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": t},
         ],
     },
@@ -181,10 +200,17 @@ POSITIONS: dict[str, Callable[[str], dict[str, Any]]] = {
         "model": "max-auto",
         "messages": [
             {"role": "user", "content": "Store it."},
-            {"role": "assistant", "content": None, "function_call": {"name": "store", "arguments": json.dumps({"v": t})}},
+            {
+                "role": "assistant",
+                "content": None,
+                "function_call": {"name": "store", "arguments": json.dumps({"v": t})},
+            },
         ],
     },
-    "responses_input": lambda t: {"model": "max-auto", "input": [{"role": "user", "content": [{"type": "input_text", "text": t}]}]},
+    "responses_input": lambda t: {
+        "model": "max-auto",
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": t}]}],
+    },
     "responses_instructions": lambda t: {"model": "max-auto", "instructions": t, "input": "Continue."},
     "completion_prompt": lambda t: {"model": "max-auto", "prompt": t},
     "metadata": lambda t: {**_user("Hello there."), "metadata": {"note": t}},
@@ -206,7 +232,11 @@ def positive_cases() -> list[Case]:
 
 
 def negative_cases() -> list[Case]:
-    return [Case(f"{name}-{pos}", text, POSITIONS[pos](text)) for name, text in BENIGN for pos in ("user_turn", "tool_result")]
+    return [
+        Case(f"{name}-{pos}", text, POSITIONS[pos](text))
+        for name, text in BENIGN
+        for pos in ("user_turn", "tool_result")
+    ]
 
 
 def secret_text(name: str) -> str:
