@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from maximus import bootstrap
+from tests.support.processes import REPO
 
 COMMANDS = [need.command for need in bootstrap.load_needs() if need.command]
 RECORD = 'echo "${0##*/} $*" >> "$FAKE_LOG"\n'
@@ -170,3 +171,13 @@ def test_an_unsupported_python_stops_before_anything_else(fake_path, monkeypatch
     assert bootstrap.main() == 1
     assert "Python 3.11 or 3.12 is needed" in one_line(capsys.readouterr().err)
     assert calls(log) == []
+
+
+@pytest.mark.parametrize("target", ["install", "up", "test"])
+def test_make_runs_the_bootstrap_before_any_slow_step(target: str) -> None:
+    # -n prints the recipes without running them; -B as on a fresh clone, where nothing is built yet.
+    result = subprocess.run(
+        ["make", "-n", "-B", target, "PYTHON=python3"], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "python3 services/maximus/bootstrap.py"
