@@ -6,10 +6,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := cli-proxy/node_modules/.installed
 
-.PHONY: install up down status test test-unit lint bench clean
+.PHONY: bootstrap install up down status test test-unit lint bench clean
+
+# System packages first (redis-server, prometheus, npm...: services/maximus/system_packages.toml), before any
+# slow step: installed when that needs no password, else one line names the command to run. Instant when
+# nothing is missing.
+bootstrap:
+	@$(PYTHON) services/maximus/bootstrap.py
 
 # The venv is rebuilt only when the project's pins change.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | bootstrap
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[vision,dev]'
@@ -17,12 +23,12 @@ $(STAMP): pyproject.toml
 
 # The official CLIs for the power tier, at the versions locked in cli-proxy/package-lock.json (optional: needs
 # npm). Claude Code's install script fetches its native binary: scripts must run.
-$(NPM_STAMP): cli-proxy/package-lock.json
+$(NPM_STAMP): cli-proxy/package-lock.json | bootstrap
 	@if command -v npm >/dev/null; then \
 		npm ci --prefix cli-proxy --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
 	else echo "npm not found: the power tier's CLIs are not installed"; fi
 
-install: $(STAMP) $(NPM_STAMP)
+install: bootstrap $(STAMP) $(NPM_STAMP)
 
 up: install
 	$(BIN)/maximus up

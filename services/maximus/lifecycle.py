@@ -41,8 +41,8 @@ def up(requested_mode: str = "auto") -> int:
     if mode == "compose":
         console.print("Docker engine found: starting the stack with Compose.")
         code = compose.up(environment.env_file())
-        _print_compose_status()
-        return code
+        answering = _print_compose_status()
+        return code or (0 if answering else 1)
     return _up_native(env)
 
 
@@ -67,12 +67,13 @@ def _up_native(env: Mapping[str, str]) -> int:
     for name, reason in native.wait_healthy(started, env, run_dir).items():
         console.print(f"  [yellow]{name}[/yellow]: {reason}")
     native.record(run_dir)
-    print_status(env)
+    tier_states = print_status(env)
     console.print(f"Logs: {run_dir / 'logs'}")
     required_down = [name for name, spec in services().items() if not spec.optional and not tiers.service_up(name, env)]
     if required_down:
         console.print(f"[red]Required services down[/red]: {', '.join(required_down)}.")
-    return 1 if required_down else 0
+    # What could start keeps running; the exit code tells a script that no request can be answered yet.
+    return 1 if required_down or tiers.mode(tier_states) == tiers.NO_TIER else 0
 
 
 def down() -> int:
@@ -115,11 +116,19 @@ def print_status(env: Mapping[str, str]) -> list[tiers.TierStatus]:
     console.print(_services_table(env))
     console.print(_tiers_table(tier_states))
     endpoint = f"{env['LITELLM_URL']}/v1"
-    console.print(
-        f"Gateway: {endpoint} {'[green]up[/green]' if gateway else '[red]down[/red]'}  "
-        f"Mode: [bold]{tiers.mode(tier_states)}[/bold]"
-    )
+    console.print(f"Gateway: {endpoint} {'[green]up[/green]' if gateway else '[red]down[/red]'}  ", end="")
+    _print_mode(tier_states)
     return tier_states
+
+
+def _print_mode(tier_states: list[tiers.TierStatus]) -> bool:
+    """Print the mode, and the first fix when no tier can answer; whether some tier answers."""
+    current = tiers.mode(tier_states)
+    if current != tiers.NO_TIER:
+        console.print(f"Mode: [bold]{current}[/bold]")
+        return True
+    console.print(f"Mode: [bold red]{current}[/bold red]: {tiers.first_fix(tier_states)}")
+    return False
 
 
 def _compose_running() -> bool:
@@ -131,7 +140,8 @@ def _compose_running() -> bool:
     )
 
 
-def _print_compose_status() -> None:
+def _print_compose_status() -> bool:
+    """Print the containers and tiers; whether some tier answers."""
     table = Table(title="Services (compose)", title_justify="left")
     table.add_column("service")
     table.add_column("state")
@@ -141,25 +151,27 @@ def _print_compose_status() -> None:
     report = compose.tier_report(environment.env_file())
     if report is None:
         console.print("[red]The gateway container does not answer[/red]: `docker compose logs litellm`.")
-        return
-    console.print(_tiers_table([tiers.TierStatus(**t) for t in report["tiers"]]))
-    console.print(f"Mode: [bold]{report['mode']}[/bold]")
+        return False
+    tier_states = [tiers.TierStatus(**t) for t in report["tiers"]]
+    console.print(_tiers_table(tier_states))
+    return _print_mode(tier_states)
 
 
 def status(json_output: bool = False) -> int:
     if not json_output and _compose_running():
-        _print_compose_status()
-        return 0
+        return 0 if _print_compose_status() else 1
     env = environment.stack_environment()
     if json_output:
         tier_states = tiers.tiers(env)
         report = {
             "gateway": tiers.service_up("litellm", env),
             "mode": tiers.mode(tier_states),
+            "next_step": tiers.first_fix(tier_states) if tiers.mode(tier_states) == tiers.NO_TIER else "",
             "tiers": [tiers.as_dict(t) for t in tier_states],
             "services": {name: tiers.service_up(name, env) for name in services()},
         }
         print(json.dumps(report, indent=2))
-        return 0 if report["gateway"] else 1
-    print_status(env)
-    return 0 if tiers.service_up("litellm", env) else 1
+        return 0 if report["gateway"] and report["mode"] != tiers.NO_TIER else 1
+    tier_states = print_status(env)
+    answering = tiers.mode(tier_states) != tiers.NO_TIER
+    return 0 if tiers.service_up("litellm", env) and answering else 1

@@ -12,6 +12,9 @@ from maximus.probes import bearer, http_get, redis_ping
 from maximus.stack import service
 
 UP, DEGRADED, ABSENT = "up", "degraded", "absent"
+HYBRID, PURE_SOVEREIGN, NO_TIER = "Hybrid", "Pure Sovereign", "No tier can answer"
+# The tiers that answer a chat request; vision only describes images and videos.
+CHAT_TIERS = ("local", "power", "creative", "cloud")
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,16 @@ def _strip_tag(name: str) -> str:
 def local_tier(env: Mapping[str, str]) -> TierStatus:
     base = env["OLLAMA_API_BASE"].rstrip("/")
     tags = http_get(f"{base}/api/tags")
-    if not tags.ok:
-        return TierStatus("local", ABSENT, f"no Ollama at {base}", "install Ollama or set OLLAMA_API_BASE")
-    present = {_strip_tag(m.get("name", "")) for m in tags.body.get("models", [])}
     wanted = [env.get("OLLAMA_CHAT_MODEL", "gemma3"), env.get("OLLAMA_REASONING_MODEL", "llama3.1")]
+    if not tags.ok:
+        pulls = " && ".join(f"ollama pull {m}" for m in wanted)
+        return TierStatus(
+            "local",
+            ABSENT,
+            f"nothing answers at {base}",
+            f"start Ollama (https://ollama.com/download), then `{pulls}`; or set OLLAMA_API_BASE",
+        )
+    present = {_strip_tag(m.get("name", "")) for m in tags.body.get("models", [])}
     missing = [m for m in wanted if _strip_tag(m) not in present]
     if len(missing) == len(wanted):
         return TierStatus(
@@ -145,8 +154,18 @@ def service_up(name: str, env: Mapping[str, str]) -> bool:
 
 
 def mode(tier_states: list[TierStatus]) -> str:
-    non_local = {"power", "creative", "cloud"}
-    return "Hybrid" if any(t.name in non_local and t.state == UP for t in tier_states) else "Pure Sovereign"
+    """Hybrid when a non-local tier answers, Pure Sovereign when only the local one does (a degraded local tier
+    still answers with the model it has), and No tier can answer otherwise."""
+    answering = {t.name for t in tier_states if t.name in CHAT_TIERS and t.state != ABSENT}
+    if answering - {"local"}:
+        return HYBRID
+    return PURE_SOVEREIGN if answering else NO_TIER
+
+
+def first_fix(tier_states: list[TierStatus]) -> str:
+    """What to do first when no tier answers: the local tier's fix (it needs no account or key), then the rest."""
+    candidates = sorted((t for t in tier_states if t.name in CHAT_TIERS and t.fix), key=lambda t: t.name != "local")
+    return next((f"fix the {t.name} tier first: {t.fix}" for t in candidates), "")
 
 
 def as_dict(tier: TierStatus) -> dict[str, Any]:

@@ -54,16 +54,6 @@ def test_a_bad_port_setting_is_one_clear_line(monkeypatch) -> None:
     assert "LITELLM_PORT='abc' is not a port number" in result.output and "Traceback" not in result.output
 
 
-def test_mode_is_hybrid_only_when_a_non_local_tier_is_up() -> None:
-    from maximus.tiers import ABSENT, UP, TierStatus, mode
-
-    local = TierStatus("local", UP, "")
-    assert mode([local, TierStatus("power", ABSENT, "")]) == "Pure Sovereign"
-    assert mode([local, TierStatus("power", UP, "")]) == "Hybrid"
-    assert mode([TierStatus("cloud", UP, "")]) == "Hybrid"
-    assert mode([TierStatus("vision", UP, "")]) == "Pure Sovereign", "vision is sovereign"
-
-
 def test_auto_mode_is_native_without_a_docker_engine(monkeypatch) -> None:
     from maximus import compose, lifecycle
 
