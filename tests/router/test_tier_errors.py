@@ -67,3 +67,16 @@ def test_address_never_echoes_credentials_and_defaults_without_env() -> None:
     endpoint = ENDPOINTS["local"]
     assert address_of(endpoint, {"OLLAMA_API_BASE": "http://user:pw@ollama.lan:11434/"}) == "http://ollama.lan:11434"
     assert address_of(endpoint, {}) == "http://127.0.0.1:11434"
+
+
+async def test_proxy_hook_turns_a_tier_outage_into_a_clean_503_for_the_tracker(monkeypatch) -> None:
+    from router.litellm_hook import RoutingHook
+
+    monkeypatch.setenv("OLLAMA_API_BASE", "http://127.0.0.1:11434")
+    data = {"model": "max-buddy", "metadata": {"maximus_tier": "local"}}
+    replaced = await RoutingHook().async_post_call_failure_hook(data, _connection_error(), None)
+    assert replaced is not None and replaced.status_code == 503
+    assert replaced.detail["error"]["message"].startswith("local tier unavailable: nothing answers at http://127.0.0")
+    assert data["metadata"]["maximus_error"] == "local_tier_unreachable"
+    bad = litellm.BadRequestError(message="bad", model="x", llm_provider="openai")
+    assert await RoutingHook().async_post_call_failure_hook({"model": "max-buddy"}, bad, None) is None
