@@ -23,7 +23,7 @@ from router.budget import SpendReader
 from router.health import RedisTierHealth, TierHealth, merge
 from router.policy import RoutingPolicy, default_policy
 from router.request import MalformedRequest, check_request
-from router.tier_errors import describe, openai_error
+from router.tier_errors import describe, last_fallback, openai_error
 
 log = logging.getLogger("maximus.router")
 
@@ -86,8 +86,12 @@ def bad_request(exc: MalformedRequest) -> OpenAIHTTPException:
     return OpenAIHTTPException(400, exc.message, "invalid_request_error", exc.param, "invalid_request")
 
 
-def failed_tier(data: dict[str, Any], policy: RoutingPolicy) -> str | None:
-    """The tier of the last deployment tried (LiteLLM's metadata), else of the model the request ended on."""
+def failed_tier(data: dict[str, Any], exc: BaseException, policy: RoutingPolicy) -> str | None:
+    """The tier the request ended on: its last failed fallback, else the last deployment tried (LiteLLM's
+    metadata), else the model the request asked for."""
+    fallback = last_fallback(exc)
+    if fallback is not None:
+        return policy.config.tier_of_model(fallback[0])
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     model_info = metadata.get("model_info") if isinstance(metadata.get("model_info"), dict) else {}
     tier = model_info.get("sovereign_tier")
@@ -166,7 +170,9 @@ class RoutingHook(CustomLogger):
         if not isinstance(request_data, dict) or isinstance(original_exception, HTTPException):
             return None
         policy = self._state()[0]
-        failure = describe(original_exception, failed_tier(request_data, policy), policy.config.endpoints)
+        failure = describe(
+            original_exception, failed_tier(request_data, original_exception, policy), policy.config.endpoints
+        )
         if failure is None:
             return None
         metadata = request_data.setdefault("metadata", {})

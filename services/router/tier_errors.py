@@ -13,6 +13,7 @@ policy code stays free of the framework (and a LiteLLM upgrade that renames a cl
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,12 +69,42 @@ class TierFailure:
         return f"{self.tier} tier unavailable: {what}: {self.fix}"
 
 
+# LiteLLM appends each failed fallback to the first group's message: "... Fallback to max-buddy also failed: <error>".
+_FALLBACK = re.compile(r"Fallback to (\S+?) also failed:")
+_TIMEOUT_HINTS = ("timed out", "timeout")
+_DOWN_HINTS = ("serviceunavailable", "service unavailable", "no deployments available", " 503")
+
+
+def last_fallback(exc: BaseException) -> tuple[str, str] | None:
+    """(group, its error text) of the last fallback that also failed; None when no fallback was tried."""
+    text = str(exc)
+    matches = list(_FALLBACK.finditer(text))
+    if not matches:
+        return None
+    return matches[-1][1], text[matches[-1].end() :]
+
+
+def _kind_from_text(text: str) -> str | None:
+    lowered = text.lower()
+    if any(hint in lowered for hint in _UNREACHABLE_HINTS):
+        return UNREACHABLE
+    if any(hint in lowered for hint in _TIMEOUT_HINTS):
+        return TIMEOUT
+    if any(hint in lowered for hint in _DOWN_HINTS):
+        return DOWN
+    return None
+
+
 def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
 def failure_kind(exc: BaseException) -> str | None:
-    """UNREACHABLE, TIMEOUT or DOWN when `exc` means the tier did not answer; None for any other failure."""
+    """UNREACHABLE, TIMEOUT or DOWN when `exc` means the tier did not answer; None for any other failure. After
+    failed fallbacks, the last one decides: the request ended there."""
+    fallback = last_fallback(exc)
+    if fallback is not None:
+        return _kind_from_text(fallback[1])
     names = _class_names(exc)
     status = getattr(exc, "status_code", None)
     if names & _TIMEOUT_CLASSES or status in (408, 504):

@@ -59,6 +59,20 @@ def test_other_failures_are_left_alone(exc: Exception) -> None:
     assert describe(exc, "local", ENDPOINTS, LOCAL_ENV) is None
 
 
+async def test_the_last_failed_fallback_names_the_tier_the_request_ended_on() -> None:
+    from router.litellm_hook import RoutingHook
+
+    power_refused = litellm.AuthenticationError(
+        message="cli_not_authenticated\n\nLiteLLM: model group 'max-genius' failed with the error above. "
+        f"Fallback to max-buddy also failed: {OLLAMA_DOWN}",
+        llm_provider="openai",
+        model="claude-sonnet",
+    )
+    replaced = await RoutingHook().async_post_call_failure_hook({"model": "max-genius"}, power_refused, None)
+    assert replaced is not None and replaced.status_code == 503
+    assert replaced.detail["error"]["message"].startswith("local tier unavailable: nothing answers at ")
+
+
 def test_unknown_tier_is_left_alone() -> None:
     assert describe(_connection_error(), None, ENDPOINTS, LOCAL_ENV) is None
 
