@@ -46,6 +46,7 @@ class BackgroundRedisRead(Generic[T]):
         self._value = fallback
         self._read_at: float | None = None  # monotonic time of the last successful read
         self._created_at = time.monotonic()
+        self._sync_attempt_at: float | None = None
         self._sync: Any = None
         self._async: Any = None
         self._task: asyncio.Task | None = None
@@ -70,10 +71,14 @@ class BackgroundRedisRead(Generic[T]):
         if not self.keep_last_on_error:
             self._value = self.fallback
 
-    # -- synchronous, for the command line (`maximus route`): one read now ---------------------------------------
+    # -- synchronous, for the command line (`maximus route`): read at most every refresh_s seconds -------------
     def read(self) -> T:
         import redis
 
+        now = time.monotonic()
+        if self._sync_attempt_at is not None and now - self._sync_attempt_at < self.refresh_s:
+            return self._value
+        self._sync_attempt_at = now
         try:
             if self._sync is None:
                 self._sync = redis.Redis.from_url(self.url, **self.client_kwargs)
