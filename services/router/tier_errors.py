@@ -3,8 +3,9 @@
 LiteLLM's own message for a local tier that is down is a chain of provider exceptions with a Python repr of an
 SSL context, "REDACTED" hosts and every fallback that also failed, answered as a 500. The proxy hook
 (router.litellm_hook) passes each failed request here; a failure that means "the tier did not answer" becomes a
-503 (nothing answers, refused, cooling down) or a 504 (timed out) whose message a person can act on. Every other
-failure (bad request, authentication, ...) is left as LiteLLM answers it.
+503 (nothing answers, cooling down) or a 504 (timed out) whose message a person can act on. Every other failure is
+left as LiteLLM answers it: a bad request, an authentication failure, and a tier that answered with its own error
+(the CLI proxy's "overloaded", the vision service's "no weights": their message says more than ours would).
 
 No LiteLLM import: exceptions are recognised by the names of their classes and their status codes, so that the
 policy code stays free of the framework (and a LiteLLM upgrade that renames a class fails a test, not a user).
@@ -22,12 +23,12 @@ from router.config import TierEndpoint
 
 UNREACHABLE = "unreachable"  # nothing answers at the address (connection refused, DNS, reset)
 TIMEOUT = "timeout"  # the address accepted the connection but did not answer in time
-DOWN = "down"  # the tier answered that it cannot serve (503), or every deployment is cooling down
+DOWN = "down"  # every deployment of the tier is cooling down after failures (LiteLLM's "No deployments available")
 
 # Exception class names (anywhere in the exception's MRO) per kind, as LiteLLM names them.
 _TIMEOUT_CLASSES = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout"})
 _UNREACHABLE_CLASSES = frozenset({"ConnectError", "ClientConnectorError", "ConnectionRefusedError"})
-_DOWN_CLASSES = frozenset({"ServiceUnavailableError", "RouterRateLimitError"})
+_DOWN_CLASSES = frozenset({"RouterRateLimitError"})
 # LiteLLM wraps many unrelated failures in APIConnectionError: only these texts mean "nothing answers there".
 _UNREACHABLE_HINTS = (
     "cannot connect",
@@ -64,7 +65,7 @@ class TierFailure:
         what = {
             UNREACHABLE: f"nothing answers at {self.address}",
             TIMEOUT: f"{self.address} did not answer in time",
-            DOWN: f"{self.address} is down or cooling down after failures",
+            DOWN: f"{self.address} failed repeatedly and is cooling down",
         }[self.kind]
         return f"{self.tier} tier unavailable: {what}: {self.fix}"
 
@@ -72,7 +73,7 @@ class TierFailure:
 # LiteLLM appends each failed fallback to the first group's message: "... Fallback to max-buddy also failed: <error>".
 _FALLBACK = re.compile(r"Fallback to (\S+?) also failed:")
 _TIMEOUT_HINTS = ("timed out", "timeout")
-_DOWN_HINTS = ("serviceunavailable", "service unavailable", "no deployments available", " 503")
+_DOWN_HINTS = ("no deployments available",)
 
 
 def last_fallback(exc: BaseException) -> tuple[str, str] | None:
@@ -109,7 +110,7 @@ def failure_kind(exc: BaseException) -> str | None:
     status = getattr(exc, "status_code", None)
     if names & _TIMEOUT_CLASSES or status in (408, 504):
         return TIMEOUT
-    if names & _DOWN_CLASSES or status in (502, 503):
+    if names & _DOWN_CLASSES:
         return DOWN
     text = str(exc).lower()
     if names & _UNREACHABLE_CLASSES or any(hint in text for hint in _UNREACHABLE_HINTS):

@@ -4,6 +4,7 @@ left alone. Exceptions are recognised by class name and status, as LiteLLM raise
 from __future__ import annotations
 
 import pytest
+from litellm.types.router import RouterRateLimitError
 
 import litellm
 from router.config import load_config
@@ -35,7 +36,7 @@ def test_local_tier_down_names_tier_address_and_fix() -> None:
     ("exc", "kind", "status"),
     [
         (litellm.Timeout(message="timed out", model="gemma3", llm_provider="ollama_chat"), TIMEOUT, 504),
-        (litellm.ServiceUnavailableError(message="busy", llm_provider="openai", model="x"), DOWN, 503),
+        (RouterRateLimitError("max-genius", 30.0, False, ["id"], ("id",)), DOWN, 503),
         (_connection_error("httpx.ConnectError: All connection attempts failed"), UNREACHABLE, 503),
     ],
 )
@@ -50,6 +51,7 @@ def test_outage_kinds_and_statuses(exc: Exception, kind: str, status: int) -> No
     [
         litellm.BadRequestError(message="bad", model="x", llm_provider="openai"),
         litellm.AuthenticationError(message="no key", llm_provider="openai", model="x"),
+        litellm.ServiceUnavailableError(message="cli_overloaded", llm_provider="openai", model="x"),  # its own words
         _connection_error("litellm.APIConnectionError: could not parse the response"),  # not an outage
         ValueError("something else"),
     ],
