@@ -5,9 +5,12 @@
   the decision in data["metadata"] (maximus_tier, maximus_route_reasons: bounded codes, maximus_route_detail:
   sentences, maximus_privacy_kinds: bounded labels, ...).
 - response headers: x-maximus-tier and x-maximus-route-reason on streaming and non-streaming answers.
+- failure: a tier that did not answer becomes a clean OpenAI-style 503/504 naming the tier, its address and the fix
+  (router.tier_errors), before the first chunk of a stream too; its code goes to data["metadata"]["maximus_error"]
+  for the tracker.
 
 The proxy only calls hooks defined on the registered object's own class (see docs/reference/litellm.md), so
-both hooks are defined on RoutingHook itself. Nothing here logs request content or matched text.
+every hook is defined on RoutingHook itself. Nothing here logs request content or matched text.
 """
 
 from __future__ import annotations

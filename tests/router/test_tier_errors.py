@@ -88,6 +88,7 @@ def test_address_never_echoes_credentials_and_defaults_without_env() -> None:
 async def test_proxy_hook_turns_a_tier_outage_into_a_clean_503_for_the_tracker(monkeypatch) -> None:
     from router.litellm_hook import RoutingHook
 
+    assert "async_post_call_failure_hook" in vars(RoutingHook)  # the proxy skips inherited hooks
     monkeypatch.setenv("OLLAMA_API_BASE", "http://127.0.0.1:11434")
     data = {"model": "max-buddy", "metadata": {"maximus_tier": "local"}}
     replaced = await RoutingHook().async_post_call_failure_hook(data, _connection_error(), None)
