@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
-from maximus import compose, environment, native, tiers
+from maximus import compose, environment, native, supervisor, tiers
 from maximus.stack import services
 
 console = Console(highlight=False)
@@ -89,15 +89,22 @@ def down() -> int:
 
 def _services_table(env: Mapping[str, str]) -> Table:
     table = Table(title="Services", title_justify="left")
-    for column in ("service", "address", "state"):
+    for column in ("service", "address", "state", "restarts"):
         table.add_column(column)
     supervised = native.program_states(environment.run_dir())
+    history = native.program_history(environment.run_dir())
     for name, spec in services().items():
         healthy = tiers.service_up(name, env)
         origin = "" if name in supervised or not healthy else " (not started by maximus)"
         state = "[green]healthy[/green]" if healthy else f"[red]{supervised.get(name, 'not running').lower()}[/red]"
-        table.add_row(name, f"127.0.0.1:{spec.port(env)}", state + origin)
+        table.add_row(name, f"127.0.0.1:{spec.port(env)}", state + origin, _restarts(history.get(name)))
     return table
+
+
+def _restarts(history: supervisor.ProgramHistory | None) -> str:
+    if history is None:
+        return ""
+    return f"{history.restarts} (last exit: {history.last_exit})" if history.last_exit else str(history.restarts)
 
 
 def _tiers_table(tier_states: list[tiers.TierStatus]) -> Table:
@@ -169,6 +176,10 @@ def status(json_output: bool = False) -> int:
             "next_step": tiers.first_fix(tier_states) if tiers.mode(tier_states) == tiers.NO_TIER else "",
             "tiers": [tiers.as_dict(t) for t in tier_states],
             "services": {name: tiers.service_up(name, env) for name in services()},
+            "restarts": {
+                name: {"restarts": h.restarts, "last_exit": h.last_exit}
+                for name, h in native.program_history(environment.run_dir()).items()
+            },
         }
         print(json.dumps(report, indent=2))
         return 0 if report["gateway"] and report["mode"] != tiers.NO_TIER else 1

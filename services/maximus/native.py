@@ -143,3 +143,7 @@ def running(run_dir: Path) -> bool:
 
 def program_states(run_dir: Path) -> dict[str, str]:
     return supervisor.states(SupervisorPaths(run_dir))
+
+
+def program_history(run_dir: Path) -> dict[str, supervisor.ProgramHistory]:
+    return supervisor.history(SupervisorPaths(run_dir))

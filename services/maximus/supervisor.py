@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -67,9 +68,12 @@ def _program_section(program: Program, paths: SupervisorPaths) -> str:
         "redirect_stderr=true",
         "stdout_logfile_maxbytes=10MB",
         "stdout_logfile_backups=3",
-        "autorestart=unexpected",
+        # Restarted after any exit, clean or not (a Redis stopped by SIGTERM exits 0 and must come back too). A
+        # program that ran startsecs is restarted at once; one that dies sooner is retried with supervisord's
+        # back-off (1 s, 2 s, ... longer each time) startretries times, then FATAL until `maximus up`.
+        "autorestart=true",
         "startsecs=2",
-        "startretries=3",
+        "startretries=10",
         "stopasgroup=true",
         "killasgroup=true",
         "stopwaitsecs=15",
@@ -155,6 +159,37 @@ def processes(paths: SupervisorPaths) -> dict[str, dict]:
 def states(paths: SupervisorPaths) -> dict[str, str]:
     """Program name -> supervisord state (RUNNING, STARTING, BACKOFF, FATAL, EXITED, ...)."""
     return {name: info["statename"] for name, info in processes(paths).items()}
+
+
+@dataclass(frozen=True)
+class ProgramHistory:
+    restarts: int  # starts after the first one
+    last_exit: str | None  # supervisord's words: "exit status 0; expected", "terminated by SIGKILL; not expected"
+
+
+_SPAWNED = re.compile(r"spawned: '([^']+)' with pid \d+")
+_EXITED = re.compile(r"(?:exited|stopped): (\S+) \((.+)\)\s*$")
+_GAVE_UP = re.compile(r"gave up: (\S+) entered FATAL state, (.+)$")
+
+
+def history(paths: SupervisorPaths) -> dict[str, ProgramHistory]:
+    """Restarts and the last exit reason of each program, from supervisord's own log of this `up`."""
+    try:
+        lines = (paths.logs / "supervisord.log").read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return {}
+    spawns: dict[str, int] = {}
+    exits: dict[str, str] = {}
+    for line in lines:
+        if "supervisord started with pid" in line:  # an earlier `up`: count this one only
+            spawns, exits = {}, {}
+        elif match := _SPAWNED.search(line):
+            spawns[match[1]] = spawns.get(match[1], 0) + 1
+        elif match := _EXITED.search(line):
+            exits[match[1]] = match[2]
+        elif match := _GAVE_UP.search(line):
+            exits[match[1]] = f"gave up: {match[2]}"
+    return {name: ProgramHistory(max(0, count - 1), exits.get(name)) for name, count in spawns.items()}
 
 
 def start_stopped(paths: SupervisorPaths) -> list[str]:

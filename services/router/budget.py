@@ -1,7 +1,10 @@
 """Budget guard: month-to-date spend (the tracker's durable total in Redis) against the monthly budget.
 
-Redis unreachable or the value unreadable → spend "unknown": routing goes on, it never fails a request.
-No key for the month (Redis answering) → nothing spent yet."""
+The spend is kept in memory and refreshed in the background (router.redis_reads): a request never waits on Redis
+and uses the last known figure. With a cap set, no figure newer than max_staleness_s (the last one is older, or
+none was read in that long since start) fails closed: non-local tiers are disabled with the reason stated and the
+request goes local. Before that, a spend not read yet is "unknown" and does not block (a one-shot `maximus route`
+without Redis). No key for the month (Redis answering) means nothing spent yet."""
 
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.config import BudgetConfig
-from router.redis_reads import ThrottledRedisRead
+from router.redis_reads import BackgroundRedisRead
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+BLOCKING_STATES = frozenset({"exceeded", "stale"})
 
 
 def redis_url_from_env(names: Iterable[str]) -> str:
@@ -24,13 +28,21 @@ def redis_url_from_env(names: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class BudgetStatus:
-    state: str  # uncapped | ok | warning | exceeded | unknown
+    # uncapped | ok | warning | exceeded | unknown (not read yet, within the limit) | stale (no figure newer
+    # than max_staleness_s: the last one is older, or none was read since start)
+    state: str
     spent_usd: float | None = None
     budget_usd: float = 0.0
+    age_s: float | None = None  # age of the spend figure
 
     @property
     def blocks_cloud(self) -> bool:
-        return self.state == "exceeded"
+        return self.state in BLOCKING_STATES
+
+    @property
+    def block_label(self) -> str:
+        """Why non-local tiers are off, in a few words (for the route reasons)."""
+        return "over budget" if self.state == "exceeded" else "disabled: budget spend too old"
 
     def reason(self) -> str | None:
         if self.state == "exceeded":
@@ -39,6 +51,12 @@ class BudgetStatus:
             return f"budget warning: {self.spent_usd / self.budget_usd:.0%} of the ${self.budget_usd:.2f} cap spent"
         if self.state == "unknown":
             return "budget: spend unknown (tracker totals unreachable)"
+        if self.state == "stale":
+            known = "no spend figure" if self.spent_usd is None else "the last spend figure"
+            return (
+                f"budget: {known} for {self.age_s:.0f} s (tracker totals unreachable): non-local tiers disabled "
+                "until the tracker's totals are read again"
+            )
         return None
 
 
@@ -47,16 +65,19 @@ def spend_key(config: BudgetConfig, now: dt.datetime | None = None) -> str:
     return config.spend_key.format(month=month)
 
 
-def evaluate(config: BudgetConfig, spent: float | None) -> BudgetStatus:
+def evaluate(config: BudgetConfig, spent: float | None, age_s: float = 0.0) -> BudgetStatus:
+    """The guard's state for a spend figure read `age_s` seconds ago (never read: the time since start)."""
     if config.monthly_usd <= 0:
-        return BudgetStatus("uncapped", spent, 0.0)
+        return BudgetStatus("uncapped", spent, 0.0, age_s)
+    if age_s > config.max_staleness_s:
+        return BudgetStatus("stale", spent, config.monthly_usd, age_s)
     if spent is None:
-        return BudgetStatus("unknown", None, config.monthly_usd)
+        return BudgetStatus("unknown", None, config.monthly_usd, age_s)
     if spent >= config.monthly_usd:
-        return BudgetStatus("exceeded", spent, config.monthly_usd)
+        return BudgetStatus("exceeded", spent, config.monthly_usd, age_s)
     if spent >= config.warn_ratio * config.monthly_usd:
-        return BudgetStatus("warning", spent, config.monthly_usd)
-    return BudgetStatus("ok", spent, config.monthly_usd)
+        return BudgetStatus("warning", spent, config.monthly_usd, age_s)
+    return BudgetStatus("ok", spent, config.monthly_usd, age_s)
 
 
 def _parse(value: Any) -> float | None:
@@ -69,13 +90,19 @@ def _parse(value: Any) -> float | None:
 
 
 class SpendReader:
-    """Reads month-to-date spend at most every refresh_s seconds; remembers failures for as long."""
+    """Month-to-date spend, refreshed every refresh_s seconds in the background; requests read the last figure."""
 
     def __init__(self, config: BudgetConfig, redis_url: str | None = None) -> None:
         self.config = config
         self.redis_url = redis_url or redis_url_from_env(config.redis_url_envs)
-        self._reader = ThrottledRedisRead(
-            self.redis_url, config.refresh_s, self._client_kwargs(), self._command, _parse, None
+        self._reader = BackgroundRedisRead(
+            self.redis_url,
+            config.refresh_s,
+            self._client_kwargs(),
+            self._command,
+            _parse,
+            None,
+            keep_last_on_error=True,
         )
 
     def _client_kwargs(self) -> dict[str, Any]:
@@ -86,12 +113,20 @@ class SpendReader:
         key, field = spend_key(self.config), self.config.spend_field
         return client.hget(key, field) if field else client.get(key)
 
+    def _status(self) -> BudgetStatus:
+        age = self._reader.age()
+        return evaluate(self.config, self._reader.value, self._reader.since_start() if age is None else age)
+
     def read(self) -> BudgetStatus:
+        """One read now (the command line)."""
         if self.config.monthly_usd <= 0:
             return evaluate(self.config, None)
-        return evaluate(self.config, self._reader.read())
+        self._reader.read()
+        return self._status()
 
     async def aread(self) -> BudgetStatus:
+        """The last known figure (the proxy); never waits on Redis except for the very first read."""
         if self.config.monthly_usd <= 0:
             return evaluate(self.config, None)
-        return evaluate(self.config, await self._reader.aread())
+        await self._reader.latest(self.config.timeout_s)
+        return self._status()

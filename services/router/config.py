@@ -52,7 +52,8 @@ class BudgetConfig:
     spend_key: str = "maximus:month:{month}"  # the tracker's durable month totals (tracker/totals.py)
     spend_field: str | None = "cost_usd"
     refresh_s: float = 5.0
-    timeout_s: float = 0.05
+    timeout_s: float = 1.0  # Redis socket timeout of the background read (and the first request's longest wait)
+    max_staleness_s: float = 60.0  # an older spend figure fails closed: non-local tiers disabled
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ class HealthConfig:
     skip_to: str = "local"
     timeout_s: float = 0.05  # Redis socket timeout of the health key reads
     litellm_refresh_s: float = 1.0  # LiteLLM's cooldowns are re-read at most this often
+
+
+@dataclass(frozen=True)
+class TierEndpoint:
+    """Where a tier answers, for error messages: the environment variable the proxy reads its address from."""
+
+    address_env: str | None
+    default_address: str
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,7 @@ class RoutingConfig:
     classifier: ClassifierConfig
     keywords: dict[str, tuple[str, ...]]
     source: Path | None = None
+    endpoints: dict[str, TierEndpoint] = field(default_factory=dict)
 
     def tier_of_model(self, model: str) -> str | None:
         """The tier an explicit model name belongs to; None for a model outside every tier."""
@@ -186,8 +197,21 @@ def _budget(raw: dict[str, Any]) -> BudgetConfig:
         spend_key=str(raw.get("spend_key", BudgetConfig.spend_key)),
         spend_field=raw.get("spend_field", BudgetConfig.spend_field),
         refresh_s=float(raw.get("refresh_s", 5)),
-        timeout_s=float(raw.get("timeout_s", 0.05)),
+        timeout_s=float(raw.get("timeout_s", BudgetConfig.timeout_s)),
+        max_staleness_s=float(raw.get("max_staleness_s", BudgetConfig.max_staleness_s)),
     )
+
+
+def _endpoints(raw: dict[str, Any]) -> dict[str, TierEndpoint]:
+    return {
+        str(tier): TierEndpoint(
+            address_env=str(entry["address_env"]) if entry.get("address_env") else None,
+            default_address=str(entry.get("default_address", "")),
+            fix=str(entry.get("fix", "")),
+        )
+        for tier, entry in raw.items()
+        if isinstance(entry, dict)
+    }
 
 
 def _classifier(raw: dict[str, Any]) -> ClassifierConfig:
@@ -235,6 +259,7 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConf
         classifier=_classifier(raw.get("classifier") or {}),
         keywords={tier: tuple(words or ()) for tier, words in (raw.get("keywords") or {}).items()},
         source=source,
+        endpoints=_endpoints(raw.get("endpoints") or {}),
     )
     if cfg.health.skip_to not in TIERS:
         raise ValueError(f"health.skip_to must be one of {TIERS}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from router.budget import redis_url_from_env
 from router.config import BudgetConfig, HealthConfig
-from router.redis_reads import ThrottledRedisRead
+from router.redis_reads import BackgroundRedisRead
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def merge(healths: Iterable[TierHealth]) -> TierHealth:
 
 
 class RedisTierHealth:
-    """Reads health.redis_key for each tier (any value = down), at most every refresh_s seconds."""
+    """Reads health.redis_key for each tier (any value = down) every refresh_s seconds, in the background."""
 
     def __init__(
         self, config: HealthConfig, tiers: Iterable[str], redis_url_envs: Iterable[str] = BudgetConfig.redis_url_envs
@@ -44,7 +44,7 @@ class RedisTierHealth:
         self.config = config
         self.tiers = tuple(tiers)
         self.redis_url = redis_url_from_env(redis_url_envs)
-        self._reader = ThrottledRedisRead(
+        self._reader = BackgroundRedisRead(
             self.redis_url,
             config.refresh_s,
             self._client_kwargs(),
@@ -71,4 +71,4 @@ class RedisTierHealth:
         return self._reader.read() if self.enabled else ALL_UP
 
     async def aread(self) -> TierHealth:
-        return await self._reader.aread() if self.enabled else ALL_UP
+        return await self._reader.latest(self.config.timeout_s) if self.enabled else ALL_UP

@@ -5,9 +5,12 @@
   the decision in data["metadata"] (maximus_tier, maximus_route_reasons: bounded codes, maximus_route_detail:
   sentences, maximus_privacy_kinds: bounded labels, ...).
 - response headers: x-maximus-tier and x-maximus-route-reason on streaming and non-streaming answers.
+- failure: a tier that did not answer becomes a clean OpenAI-style 503/504 naming the tier, its address and the fix
+  (router.tier_errors), before the first chunk of a stream too; its code goes to data["metadata"]["maximus_error"]
+  for the tracker.
 
 The proxy only calls hooks defined on the registered object's own class (see docs/reference/litellm.md), so
-both hooks are defined on RoutingHook itself. Nothing here logs request content or matched text.
+every hook is defined on RoutingHook itself. Nothing here logs request content or matched text.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from router.budget import SpendReader
 from router.health import RedisTierHealth, TierHealth, merge
 from router.policy import RoutingPolicy, default_policy
 from router.request import MalformedRequest, check_request
+from router.tier_errors import describe, last_fallback, openai_error
 
 log = logging.getLogger("maximus.router")
 
@@ -30,6 +34,7 @@ ROUTED_CALL_TYPES = frozenset(
     {"completion", "acompletion", "text_completion", "atext_completion", "responses", "aresponses"}
 )
 CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})  # these need a non-empty `messages` array
+ERROR_META = "maximus_error"  # the clean failure's code, for the tracker's request-failed event
 TIER_HEADER = "x-maximus-tier"
 REASON_HEADER = "x-maximus-route-reason"
 CLOUD_TIERS = ("power", "creative", "vision")
@@ -82,6 +87,21 @@ class OpenAIHTTPException(HTTPException):
 
 def bad_request(exc: MalformedRequest) -> OpenAIHTTPException:
     return OpenAIHTTPException(400, exc.message, "invalid_request_error", exc.param, "invalid_request")
+
+
+def failed_tier(data: dict[str, Any], exc: BaseException, policy: RoutingPolicy) -> str | None:
+    """The tier the request ended on: its last failed fallback, else the last deployment tried (LiteLLM's
+    metadata), else the model the request asked for."""
+    fallback = last_fallback(exc)
+    if fallback is not None:
+        return policy.config.tier_of_model(fallback[0])
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    model_info = metadata.get("model_info") if isinstance(metadata.get("model_info"), dict) else {}
+    tier = model_info.get("sovereign_tier")
+    if isinstance(tier, str) and tier in policy.config.endpoints:
+        return tier
+    model = data.get("model")
+    return policy.config.tier_of_model(model) if isinstance(model, str) else None
 
 
 class RoutingHook(CustomLogger):
@@ -141,6 +161,29 @@ class RoutingHook(CustomLogger):
             for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
                 data.pop(key, None)
         return data
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict,
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: str | None = None,
+    ) -> OpenAIHTTPException | None:
+        """A tier that did not answer becomes a clean 503/504 (router.tier_errors); other failures stay as they are."""
+        if not isinstance(request_data, dict) or isinstance(original_exception, HTTPException):
+            return None
+        policy = self._state()[0]
+        failure = describe(
+            original_exception, failed_tier(request_data, original_exception, policy), policy.config.endpoints
+        )
+        if failure is None:
+            return None
+        metadata = request_data.setdefault("metadata", {})
+        if isinstance(metadata, dict):
+            metadata[ERROR_META] = failure.code
+        log.warning("request failed: %s", failure.message)
+        error = openai_error(failure)
+        return OpenAIHTTPException(failure.status, error["message"], error["type"], None, error["code"])
 
     async def async_post_call_response_headers_hook(
         self,

@@ -111,6 +111,11 @@ class RoutingPolicy:
             if budget.blocks_cloud and not self._sovereign(explicit.tier):
                 reasons.append("budget cap: explicit non-local choice sent local")
                 return Decision("local", self._model("local"), reasons, explicit=True, budget_state=budget.state)
+            if explicit.tier and not self._sovereign(explicit.tier) and health.is_down(explicit.tier):
+                # Known down: skipped before it is tried (its failure would only delay the fallback).
+                skip = self.config.health.skip_to
+                reasons.append(f"health: {explicit.tier} {health.down[explicit.tier]}, skipped to {skip}")
+                return Decision(skip, self._model(skip), reasons, explicit=True, budget_state=budget.state)
             return Decision(explicit.tier or "power", explicit.model, reasons, explicit=True, budget_state=budget.state)
 
         if media.hit:
@@ -159,7 +164,7 @@ class RoutingPolicy:
         if self._sovereign(tier):
             return None
         if budget.blocks_cloud:
-            return "over budget"
+            return budget.block_label
         if health.is_down(tier):
             return health.down[tier]
         return None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from maximus import native
 from maximus.native import plan_services, render_prometheus_config
-from maximus.supervisor import Program, SupervisorPaths, is_running, render_config, stop
+from maximus.supervisor import Program, SupervisorPaths, history, is_running, render_config, stop
 
 
 def test_arguments_survive_quoting_and_percent_signs(tmp_path: Path) -> None:
@@ -102,3 +102,25 @@ def test_an_external_address_that_does_not_answer_is_never_replaced_by_a_local_o
     plan = plan_services(env, tmp_path)
     assert "redis" not in [p.name for p in plan.programs]
     assert "REDIS_URL points at" in plan.errors["redis"]
+
+
+def test_every_exit_is_restarted_and_the_history_counts_this_up_only(tmp_path: Path) -> None:
+    paths = SupervisorPaths(tmp_path)
+    text = render_config([Program("redis", ["redis-server"], {})], paths, tmp_path)
+    parser = configparser.RawConfigParser()
+    parser.read_string(text)
+    assert parser["program:redis"]["autorestart"] == "true"  # a clean exit (0) is restarted too
+    paths.logs.mkdir()
+    (paths.logs / "supervisord.log").write_text(
+        "2026-12-03 08:00:00,000 INFO supervisord started with pid 10\n"
+        "2026-12-03 08:00:00,100 INFO spawned: 'redis' with pid 11\n"
+        "2026-12-03 08:00:09,000 INFO exited: redis (terminated by SIGKILL; not expected)\n"
+        "2026-12-03 08:01:00,000 INFO supervisord started with pid 20\n"
+        "2026-12-03 08:01:00,100 INFO spawned: 'redis' with pid 21\n"
+        "2026-12-03 08:01:00,200 INFO spawned: 'tracker' with pid 22\n"
+        "2026-12-03 08:02:00,000 INFO exited: redis (exit status 0; expected)\n"
+        "2026-12-03 08:02:01,000 INFO spawned: 'redis' with pid 23\n"
+    )
+    records = history(paths)
+    assert (records["redis"].restarts, records["redis"].last_exit) == (1, "exit status 0; expected")
+    assert (records["tracker"].restarts, records["tracker"].last_exit) == (0, None)

@@ -17,10 +17,13 @@ def _reader(url: str, **changes) -> SpendReader:
     return SpendReader(config, redis_url=url)
 
 
-def test_spend_unreachable_redis_is_unknown_not_an_error() -> None:
+def test_spend_unreachable_redis_is_unknown_then_fails_closed_after_the_limit() -> None:
     url = closed_port_url("/0").replace("http://", "redis://")
     status = _reader(url).read()
     assert status.state == "unknown" and not status.blocks_cloud
+    status = _reader(url, max_staleness_s=0.0).read()
+    assert status.state == "stale" and status.blocks_cloud
+    assert "no spend figure" in status.reason() and "non-local tiers disabled" in status.reason()
 
 
 async def test_spend_unreachable_redis_is_unknown_async() -> None:

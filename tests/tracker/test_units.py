@@ -96,6 +96,13 @@ def test_failure_and_request_failed_events_carry_no_text() -> None:
     assert build_attempt_event(SUCCESS, {"standard_logging_object": {}}, TIERS) is None
 
 
+def test_request_failed_event_carries_the_routers_clean_failure_code() -> None:
+    data = request_data("c4", "max-buddy", "local")
+    data["metadata"]["maximus_error"] = "local_tier_unreachable"  # set by router.litellm_hook before us
+    final = build_request_failed_event(data, ConnectionError("Cannot connect to host"), TIERS)
+    assert (final.tier, final.error_type) == ("local", "local_tier_unreachable")
+
+
 def test_tier_comes_from_the_group_when_model_info_lacks_it() -> None:
     kwargs = attempt_kwargs("c3", "max-flaky", "power")
     kwargs["litellm_params"]["metadata"]["model_info"] = {}

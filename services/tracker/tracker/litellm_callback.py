@@ -35,6 +35,7 @@ log = logging.getLogger("tracker.callback")
 
 TIER_META = "maximus_tier"
 REASONS_META = "maximus_route_reasons"
+ERROR_META = "maximus_error"
 PRIVACY_META = "maximus_privacy_kinds"
 PINNED_META = "maximus_pinned_local"
 INTERNAL_META = "maximus_internal"
@@ -169,7 +170,8 @@ def build_request_failed_event(
         routed_tier=_tier(metadata.get(TIER_META)),
         route_reasons=_strings(metadata.get(REASONS_META)),
         privacy_kinds=_strings(metadata.get(PRIVACY_META)),
-        error_type=type(exception).__name__,
+        # The router's clean failure code (local_tier_unreachable, power_tier_timeout, ...) when it gave one.
+        error_type=_tag(metadata, ERROR_META) or type(exception).__name__,
         internal=_tag(metadata, INTERNAL_META),
         parent_id=_tag(metadata, PARENT_META),
     )
