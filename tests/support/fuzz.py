@@ -1,0 +1,83 @@
+"""A bounded property-based campaign against a real HTTP service: schemathesis generates requests from an OpenAPI
+document (bodies that fit it and bodies that break it), each is sent once, and every answer is recorded.
+
+Nothing is shrunk and nothing raises inside Hypothesis: the test asserts on the whole record afterwards (0 5xx,
+0 answers slower than the hang limit, 0 connection failures), and the offending requests are listed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+HANG_S = 30.0
+
+
+@dataclass
+class Outcome:
+    method: str
+    path: str
+    status: int | None  # None: no answer (timeout or connection failure)
+    seconds: float
+    body: str
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path} -> {self.status} in {self.seconds:.1f}s: {self.body[:300]}"
+
+
+@dataclass
+class Campaign:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def server_errors(self) -> list[str]:
+        return [o.describe() for o in self.outcomes if o.status is not None and o.status >= 500]
+
+    @property
+    def hangs(self) -> list[str]:
+        return [o.describe() for o in self.outcomes if o.status is None or o.seconds > HANG_S]
+
+    def statuses(self) -> set[int]:
+        return {o.status for o in self.outcomes if o.status is not None}
+
+
+def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[str, str], max_examples: int) -> Campaign:
+    """`max_examples` requests in all, generated in both modes (fitting and breaking the document)."""
+    schema = schemathesis.openapi.from_dict(dict(document))
+    strategy = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
+    campaign = Campaign()
+    session = requests.Session()
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def send(case: Any) -> None:
+        started = time.monotonic()
+        try:
+            response = case.call(base_url=base_url, session=session, headers=dict(headers), timeout=HANG_S)
+            status, text = response.status_code, response.text
+        except requests.RequestException as exc:
+            status, text = None, type(exc).__name__
+        body = case.body if isinstance(case.body, (str, bytes)) else repr(case.body)
+        outcome = Outcome(case.method, case.formatted_path, status, time.monotonic() - started, str(body)[:200])
+        if status is not None and status >= 500:
+            outcome.body = f"{outcome.body} => {text[:200]}"
+        campaign.outcomes.append(outcome)
+
+    try:
+        send()
+    finally:
+        session.close()
+    return campaign
