@@ -20,7 +20,7 @@ CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "fun
 
 @dataclass(frozen=True)
 class RequestLimits:
-    max_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = 32 * 1024 * 1024
     max_tokens: int = 1_000_000
     max_n: int = 8
     max_stop_sequences: int = 4

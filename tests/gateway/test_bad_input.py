@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from maximus.gateway_edge import load_settings
 from tests.support.stack import HttpDouble, LiteLLMProxy
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,8 @@ def test_malformed_chat_request_is_a_400_naming_the_field(
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_an_oversized_body_is_a_413(litellm_proxy: LiteLLMProxy, chunked: bool) -> None:
-    raw = _body(messages=[{"role": "user", "content": "a" * (5 * 1024 * 1024)}])  # limit: 4 MiB (gateway.yaml)
+    limit = load_settings().limits.max_body_bytes  # litellm/gateway.yaml
+    raw = _body(messages=[{"role": "user", "content": "a" * (limit + 1024)}])
     content = (raw[i : i + 65536] for i in range(0, len(raw), 65536)) if chunked else raw
     headers = {**litellm_proxy.headers(), "content-type": "application/json"}
     response = httpx.post(

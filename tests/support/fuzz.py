@@ -23,6 +23,7 @@ HANG_S = 30.0
 @dataclass
 class Outcome:
     method: str
+    operation: str  # the document's path template
     path: str
     status: int | None  # None: no answer (timeout or connection failure)
     seconds: float
@@ -71,7 +72,9 @@ def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[st
         except requests.RequestException as exc:
             status, text = None, type(exc).__name__
         body = case.body if isinstance(case.body, (str, bytes)) else repr(case.body)
-        outcome = Outcome(case.method, case.formatted_path, status, time.monotonic() - started, str(body)[:200])
+        outcome = Outcome(
+            case.method.upper(), case.path, case.formatted_path, status, time.monotonic() - started, str(body)[:200]
+        )
         if status is not None and status >= 500:
             outcome.body = f"{outcome.body} => {text[:200]}"
         campaign.outcomes.append(outcome)
@@ -81,3 +84,23 @@ def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[st
     finally:
         session.close()
     return campaign
+
+
+def served_document(base_url: str, headers: Mapping[str, str]) -> dict[str, Any]:
+    """A Maximus service's own OpenAPI document; it is served only with the key (maximus_kernel.service_app)."""
+    without_key = requests.get(f"{base_url}/openapi.json", timeout=30)
+    assert without_key.status_code == 401, f"/openapi.json answered {without_key.status_code} without the key"
+    response = requests.get(f"{base_url}/openapi.json", headers=dict(headers), timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def operations(document: Mapping[str, Any]) -> set[tuple[str, str]]:
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    return {(m.upper(), path) for path, item in document["paths"].items() for m in item if m in methods}
+
+
+def assert_clean(campaign: Campaign, document: Mapping[str, Any]) -> None:
+    assert {(o.method, o.operation) for o in campaign.outcomes} == operations(document)  # every operation was tried
+    assert campaign.server_errors == []
+    assert campaign.hangs == []
