@@ -6,6 +6,7 @@ Nothing is shrunk and nothing raises inside Hypothesis: the test asserts on the 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,58 @@ def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[st
         outcome = Outcome(
             case.method.upper(), case.path, case.formatted_path, status, time.monotonic() - started, str(body)[:200]
         )
+        if status is not None and status >= 500:
+            outcome.body = f"{outcome.body} => {text[:200]}"
+        campaign.outcomes.append(outcome)
+
+    try:
+        send()
+    finally:
+        session.close()
+    return campaign
+
+
+# Any JSON value, small: what a careless or hostile client may put in a body or in one field of it.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def field_mutations(valid: Mapping[str, Any], fields: list[str]) -> st.SearchStrategy[Any]:
+    """A valid body with one field replaced by any JSON value, or any JSON value as the whole body."""
+    one_field = st.builds(lambda key, value: {**valid, key: value}, st.sampled_from(fields), JSON_VALUES)
+    return st.one_of(one_field, JSON_VALUES)
+
+
+def run_body_campaign(
+    url: str, headers: Mapping[str, str], bodies: st.SearchStrategy[Any], max_examples: int
+) -> Campaign:
+    """POST `max_examples` JSON bodies drawn from `bodies` to `url`."""
+    campaign = Campaign()
+    session = requests.Session()
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(body=bodies)
+    def send(body: Any) -> None:
+        started = time.monotonic()
+        try:
+            # json.dumps writes Infinity for an infinite float: non-standard JSON the gateway must refuse too.
+            raw = json.dumps(body).encode("utf-8", "surrogatepass")
+            response = session.post(
+                url, data=raw, headers={**headers, "content-type": "application/json"}, timeout=HANG_S
+            )
+            status, text = response.status_code, response.text
+        except requests.RequestException as exc:
+            status, text = None, type(exc).__name__
+        outcome = Outcome("POST", url, url, status, time.monotonic() - started, repr(body)[:200])
         if status is not None and status >= 500:
             outcome.body = f"{outcome.body} => {text[:200]}"
         campaign.outcomes.append(outcome)
