@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from pathlib import Path
 
 import uvicorn
 
@@ -39,16 +37,9 @@ def serve(name: str, host: str, port: int) -> None:
     )
 
 
-def _litellm_binary() -> str:
-    beside_python = Path(sys.executable).with_name("litellm")
-    found = str(beside_python) if beside_python.exists() else shutil.which("litellm")
-    if not found:
-        raise SystemExit("litellm is not installed: run `make install`")
-    return found
-
-
 def exec_litellm(host: str, port: int) -> None:
-    """Render the config and replace this process with the real LiteLLM proxy (one process to supervise)."""
+    """Render the config and replace this process with the LiteLLM proxy behind our edge (maximus.gateway): one
+    process to supervise."""
     env = dict(os.environ)
     if not env.get("MAXIMUS_MASTER_KEY"):
         raise SystemExit("MAXIMUS_MASTER_KEY is not set: run `maximus up` once, or set it in .env")
@@ -57,6 +48,6 @@ def exec_litellm(host: str, port: int) -> None:
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     # We hand LiteLLM its whole environment; in its default DEV mode it would also read any .env it finds.
     env.setdefault("LITELLM_MODE", "PRODUCTION")
-    binary = _litellm_binary()
-    argv = [binary, "--config", str(config), "--host", host, "--port", str(port)]
-    os.execve(binary, argv, env)
+    # One worker: the edge is installed on the app of this process (see maximus.gateway).
+    argv = [sys.executable, "-m", "maximus.gateway", "--config", str(config), "--host", host, "--port", str(port)]
+    os.execve(sys.executable, [*argv, "--num_workers", "1"], env)

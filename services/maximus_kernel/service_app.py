@@ -15,6 +15,8 @@ from maximus_kernel.openai_errors import OpenAIError, install_error_handlers
 # Routes that answer without a key: liveness, readiness and the Prometheus scrape (counts, never content).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/metrics/"})
 
+OPENAPI_PATH = "/openapi.json"
+
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 log = logging.getLogger("maximus")
@@ -44,7 +46,8 @@ def create_service_app(
     `maximus serve` refuses that unless asked, see `maximus.serve`.
     `readiness` returns a dict with at least `ready: bool`; /readyz answers 503 while it is false.
     """
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, **fastapi_kwargs)
+    # The OpenAPI document (for clients and the tests' fuzz campaigns) is not in OPEN_PATHS: it needs the key.
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH, **fastapi_kwargs)
     install_error_handlers(app)
 
     @app.middleware("http")

@@ -167,6 +167,14 @@ class PrometheusServer:
             raise AssertionError(f"query {promql!r} failed: {body.get('error', response.text)}")
         return body["data"]
 
+    def query_at(self, promql: str, at: float) -> dict[str, Any]:
+        """An instant query evaluated at `at` (Unix seconds, e.g. a sample's own timestamp)."""
+        response = httpx.get(f"{self.base_url}/api/v1/query", params={"query": promql, "time": f"{at:.3f}"}, timeout=10)
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise AssertionError(f"query {promql!r} failed: {body.get('error', response.text)}")
+        return body["data"]
+
     def wait_for_scrape(self, job: str, timeout: float = 30.0) -> None:
         """The first scrape lands seconds after start: poll for it, never sleep a guess."""
         deadline = time.monotonic() + timeout

@@ -182,7 +182,6 @@ class Consumer:
             elif result == 0:
                 self.metrics.events.labels("duplicate").inc()
             else:
-                self.metrics.observe_attempt(r)
                 if result == 2:
                     self.metrics.observe_request(r)
                     self.counted += 1

@@ -1,8 +1,11 @@
-"""Prometheus metrics: in-process counters for what this process consumed (rate() handles restarts),
-and a collector that reads the durable totals from Redis at scrape time for the all-time figures.
+"""Prometheus metrics. The counters of requests, tokens, cost, fallbacks, routing reasons, privacy pins and
+attempts are the durable totals in Redis, read at scrape time: they survive any restart of the tracker, so
+increase() over a run equals what was counted, exactly (in-process counters restart at zero, and a restarted
+process that passes the last scraped value before the next scrape hides its restart from Prometheus). Only the
+latency histogram and the consumer's own event counter stay in-process (rate() handles their restarts).
 
-Every known label combination is created at 0 when the tracker starts (series that appear with their
-first event are invisible to rate() for that event).
+Every known label combination is exported at 0 until counted (series that appear with their first event are
+invisible to rate() for that event).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from prometheus_client.registry import Collector
 from tracker.accounting import Resolved
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
-from tracker.totals import MONTH_SPEND_FIELD, SEP, TOTALS_KEY, decode_hash, month_key
+from tracker.totals import MONTH_SPEND_FIELD, SEP, TOTALS_KEY, decode_hash, field, month_key
 
 log = logging.getLogger("tracker.metrics")
 disable_created_metrics()  # no *_created series: they double the exposition and nothing here reads them
@@ -29,21 +32,51 @@ OUTCOMES = ("success", "failure")
 TOKEN_TYPES = ("input", "output")
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 
+# Durable counters: field prefix in maximus:totals (tracker.totals) -> (metric name, help, label names).
+DURABLE_COUNTERS = {
+    "req": ("maximus_requests", "Requests counted once each, by the tier that answered.", ("tier", "model", "outcome")),
+    "tok": ("maximus_tokens", "Tokens spent answering requests.", ("tier", "model", "type")),
+    "cost": ("maximus_cost_usd", "Cost of answered requests in USD.", ("tier", "model")),
+    "fb": ("maximus_fallbacks", "Requests answered by a fallback, by tier.", ("from_tier", "to_tier")),
+    "route": ("maximus_route_decisions", "Routing decisions by tier and reason.", ("tier", "reason")),
+    "pin": ("maximus_privacy_pins", "Requests pinned local by private data, by kind.", ("kind",)),
+    "att": ("maximus_attempts", "Every attempt at a tier (fallen-back ones included).", ("tier", "outcome")),
+}
+
+
+def known_fields(settings: Settings, tier_map: Mapping[str, str]) -> list[str]:
+    """The totals fields exported at 0 before their first count."""
+    fields = []
+    for model, tier in tier_map.items():
+        fields += [field("req", tier, model, outcome) for outcome in OUTCOMES]
+        fields += [field("tok", tier, model, kind) for kind in TOKEN_TYPES]
+        fields.append(field("cost", tier, model))
+    for tier in TIERS:
+        fields += [field("att", tier, outcome) for outcome in OUTCOMES]
+        fields += [field("fb", tier, to_tier) for to_tier in TIERS]
+        fields += [field("route", tier, reason) for reason in settings.route_reasons]
+    fields += [field("pin", kind) for kind in settings.privacy_kinds]
+    return fields
+
+
+def durable_counters(totals: Mapping[str, float], known: list[str]) -> Iterator[CounterMetricFamily]:
+    families = {
+        prefix: CounterMetricFamily(name, documentation, labels=labels)
+        for prefix, (name, documentation, labels) in DURABLE_COUNTERS.items()
+    }
+    values = dict.fromkeys(known, 0.0) | dict(totals)
+    for name, value in sorted(values.items()):
+        prefix, *labels = name.split(SEP)
+        family = families.get(prefix)
+        if family is not None and len(labels) == len(DURABLE_COUNTERS[prefix][2]):
+            family.add_metric(labels, value)
+    yield from families.values()
+
 
 class TrackerMetrics:
-    def __init__(self, registry: CollectorRegistry, settings: Settings, tier_map: Mapping[str, str]) -> None:
-        self.requests = Counter(
-            "maximus_requests",
-            "Requests counted once each, by the tier that answered.",
-            ["tier", "model", "outcome"],
-            registry=registry,
-        )
-        self.tokens = Counter(
-            "maximus_tokens", "Tokens spent answering requests.", ["tier", "model", "type"], registry=registry
-        )
-        self.cost = Counter(
-            "maximus_cost_usd", "Cost of answered requests in USD.", ["tier", "model"], registry=registry
-        )
+    """What this process observes itself: latency and the consumer's results (durable counters: see above)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.duration = Histogram(
             "maximus_request_duration_seconds",
             "Duration of the answering attempt.",
@@ -51,71 +84,17 @@ class TrackerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.fallbacks = Counter(
-            "maximus_fallbacks",
-            "Requests answered by a fallback, by tier.",
-            ["from_tier", "to_tier"],
-            registry=registry,
-        )
-        self.route_decisions = Counter(
-            "maximus_route_decisions", "Routing decisions by tier and reason.", ["tier", "reason"], registry=registry
-        )
-        self.privacy_pins = Counter(
-            "maximus_privacy_pins", "Requests pinned local by private data, by kind.", ["kind"], registry=registry
-        )
-        self.attempts = Counter(
-            "maximus_attempts",
-            "Every attempt at a tier (fallen-back ones included).",
-            ["tier", "outcome"],
-            registry=registry,
-        )
         self.events = Counter(
             "maximus_tracker_events", "Stream entries consumed, by result.", ["result"], registry=registry
         )
-        self._create_known(settings, tier_map)
-
-    def _create_known(self, settings: Settings, tier_map: Mapping[str, str]) -> None:
-        for model, tier in tier_map.items():
-            for outcome in OUTCOMES:
-                self.requests.labels(tier, model, outcome)
-            for kind in TOKEN_TYPES:
-                self.tokens.labels(tier, model, kind)
-            self.cost.labels(tier, model)
         for tier in TIERS:
             self.duration.labels(tier)
-            for outcome in OUTCOMES:
-                self.attempts.labels(tier, outcome)
-            for to_tier in TIERS:
-                self.fallbacks.labels(tier, to_tier)
-            for reason in settings.route_reasons:
-                self.route_decisions.labels(tier, reason)
-        for kind in settings.privacy_kinds:
-            self.privacy_pins.labels(kind)
         for result in ("counted", "applied", "duplicate", "invalid"):
             self.events.labels(result)
 
-    def observe_attempt(self, r: Resolved) -> None:
-        if r.tier is not None and r.event.kind in ("success", "failure"):
-            self.attempts.labels(r.tier, "success" if r.event.kind == "success" else "failure").inc()
-        if r.internal and r.tier is not None and r.event.kind == "success":  # a sub-request: tokens, no request
-            self.tokens.labels(r.tier, r.event.model_group, "input").inc(r.event.prompt_tokens)
-            self.tokens.labels(r.tier, r.event.model_group, "output").inc(r.event.completion_tokens)
-            self.cost.labels(r.tier, r.event.model_group).inc(r.cost_usd)
-
     def observe_request(self, r: Resolved) -> None:
-        event, tier = r.event, r.tier
-        self.requests.labels(tier, event.model_group, r.outcome).inc()
         if r.outcome == "success":
-            self.tokens.labels(tier, event.model_group, "input").inc(event.prompt_tokens)
-            self.tokens.labels(tier, event.model_group, "output").inc(event.completion_tokens)
-            self.cost.labels(tier, event.model_group).inc(r.cost_usd)
-            self.duration.labels(tier).observe(event.latency_s)
-            if r.fallback_from_tier:
-                self.fallbacks.labels(r.fallback_from_tier, tier).inc()
-        for reason in r.reasons:
-            self.route_decisions.labels(r.decision_tier or tier, reason).inc()
-        for kind in r.privacy_kinds:
-            self.privacy_pins.labels(kind).inc()
+            self.duration.labels(r.tier).observe(r.event.latency_s)
 
 
 def sovereignty_ratio(totals: Mapping[str, float]) -> float:
@@ -132,9 +111,10 @@ def sovereignty_ratio(totals: Mapping[str, float]) -> float:
 class DurableTotalsCollector(Collector):
     """Reads the durable totals at scrape time; reports maximus_tracker_redis_up 0 when Redis is away."""
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings, tier_map: Mapping[str, str]) -> None:
         self.client = client
         self.settings = settings
+        self.known = known_fields(settings, tier_map)
 
     def describe(self) -> list[Metric]:
         return []  # collected at scrape time only (no Redis call at registration)
@@ -162,6 +142,7 @@ class DurableTotalsCollector(Collector):
         if read is None:
             return
         totals, month = read
+        yield from durable_counters(totals, self.known)
         yield _gauge(
             "maximus_sovereignty_ratio", "Share of answers from sovereign tiers, all time.", sovereignty_ratio(totals)
         )

@@ -1,0 +1,211 @@
+"""The gateway's edge: an ASGI middleware installed on LiteLLM's app (see maximus.gateway) that answers, before
+LiteLLM reads anything, every request it must not see:
+
+- 401 on every route but the open ones (health, metrics) without the master key (LiteLLM itself serves
+  /openapi.json, /redoc and /ui/ without one);
+- 413 for a JSON body over the size limit (read no further than the limit);
+- 400 with an OpenAI error naming the field for a body that breaks router.validation's contract (LiteLLM parses
+  bodies before any hook runs: a JSON array is its plain-text 500).
+
+Rules live in router.validation, limits and routes in litellm/gateway.yaml. No framework imports: plain ASGI.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import yaml
+
+from maximus.stack import REPO_ROOT
+from router.request import MalformedRequest
+from router.validation import (
+    BodyTooLarge,
+    RequestLimits,
+    check_chat_completion,
+    check_encodable,
+    check_model_api_body,
+    parse_json_body,
+)
+
+CONFIG_ENV = "MAXIMUS_GATEWAY_CONFIG"
+BODY_LIMIT_ENV = "MAXIMUS_MAX_BODY_BYTES"
+DEFAULT_CONFIG = REPO_ROOT / "litellm" / "gateway.yaml"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    open_paths: frozenset[str]
+    key_headers: tuple[str, ...]
+    limits: RequestLimits
+    chat_paths: tuple[re.Pattern[str], ...]
+    chat_paths_with_model: tuple[re.Pattern[str], ...]
+    model_api_paths: tuple[re.Pattern[str], ...]
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> EdgeSettings:
+    env = os.environ if env is None else env
+    raw = yaml.safe_load((path or Path(env.get(CONFIG_ENV) or DEFAULT_CONFIG)).read_text()) or {}
+    limits = dict(raw.get("limits") or {})
+    if env.get(BODY_LIMIT_ENV):
+        limits["max_body_bytes"] = int(env[BODY_LIMIT_ENV])
+    return EdgeSettings(
+        open_paths=frozenset(raw.get("open_paths") or ()),
+        key_headers=tuple(h.lower() for h in raw.get("key_headers") or ("authorization",)),
+        limits=RequestLimits(**limits),
+        chat_paths=tuple(re.compile(p) for p in raw.get("chat_paths") or ()),
+        chat_paths_with_model=tuple(re.compile(p) for p in raw.get("chat_paths_with_model") or ()),
+        model_api_paths=tuple(re.compile(p) for p in raw.get("model_api_paths") or ()),
+    )
+
+
+def error_message(status: int, message: str, param: str | None, code: str) -> tuple[int, bytes]:
+    kind = {401: "authentication_error"}.get(status, "invalid_request_error")
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return status, json.dumps(body).encode()
+
+
+async def send_error(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()}
+
+
+def _matches(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
+    return any(p.search(path) for p in patterns)
+
+
+class GatewayEdge:
+    def __init__(self, app: ASGIApp, settings: EdgeSettings | None = None, master_key: str | None = None) -> None:
+        self.app = app
+        self.settings = settings or load_settings()
+        self._master_key = master_key
+
+    @property
+    def master_key(self) -> str:
+        return self._master_key if self._master_key is not None else os.environ.get("MAXIMUS_MASTER_KEY", "")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        if not self._is_open(scope, headers) and not self._has_key(scope, headers):
+            await send_error(
+                send,
+                *error_message(
+                    401,
+                    "Missing or invalid API key: send 'Authorization: Bearer <MAXIMUS_MASTER_KEY>'.",
+                    "api_key",
+                    "invalid_api_key",
+                ),
+            )
+            return
+        if scope["method"] not in BODY_METHODS or not self._is_json(headers):
+            await self.app(scope, receive, send)
+            return
+        raw, refusal = await self._read_body(headers, receive)
+        if refusal is None:
+            refusal = self._check(scope["path"], raw)
+        if refusal is not None:
+            await send_error(send, *refusal)
+            return
+        await self.app(scope, _replay(raw, receive), send)
+
+    def _is_open(self, scope: Scope, headers: Mapping[str, str]) -> bool:
+        if scope["path"] in self.settings.open_paths:
+            return True
+        # A browser's CORS preflight never carries credentials; LiteLLM's CORS middleware answers it.
+        return scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+
+    def _has_key(self, scope: Scope, headers: Mapping[str, str]) -> bool:
+        expected = self.master_key.encode()
+        if not expected:
+            return False
+        given = [headers.get(name, "") for name in self.settings.key_headers]
+        given = [value.removeprefix("Bearer ").removeprefix("bearer ").strip() for value in given if value]
+        if "generateContent" in scope["path"]:
+            given += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("key", [])
+        return any(hmac.compare_digest(value.encode(), expected) for value in given)
+
+    @staticmethod
+    def _is_json(headers: Mapping[str, str]) -> bool:
+        # LiteLLM parses a body as JSON unless it is a form or a binary upload.
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        return media in ("", "application/json", "text/plain") or media.endswith("+json")
+
+    async def _read_body(self, headers: Mapping[str, str], receive: Receive) -> tuple[bytes, tuple[int, bytes] | None]:
+        limit = self.settings.limits.max_body_bytes
+        too_large = error_message(413, str(BodyTooLarge(limit)), "body", "request_too_large")
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return b"", too_large
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks), None  # the client left: LiteLLM sees the disconnect as before
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return b"", too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+    def _check(self, path: str, raw: bytes) -> tuple[int, bytes] | None:
+        try:
+            body = parse_json_body(raw, self.settings.limits) if raw.strip() else {}  # LiteLLM reads empty as {}
+            check_encodable(body)
+            if _matches(self.settings.chat_paths, path):
+                check_chat_completion(body, self.settings.limits)
+            elif _matches(self.settings.chat_paths_with_model, path):
+                check_chat_completion(body, self.settings.limits, model_in_path=True)
+            elif _matches(self.settings.model_api_paths, path):
+                check_model_api_body(body, self.settings.limits)
+            elif not isinstance(body, dict):
+                raise MalformedRequest("The request body must be a JSON object.", "body")
+        except BodyTooLarge as exc:
+            return error_message(413, exc.message, "body", "request_too_large")
+        except MalformedRequest as exc:
+            return error_message(400, exc.message, exc.param, "invalid_request")
+        return None
+
+
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    """LiteLLM reads the body we already read; later calls (disconnect detection) go to the client's stream."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def install(app: Any) -> None:
+    """Adds the edge as the outermost middleware of a Starlette/FastAPI app that has not started yet."""
+    app.add_middleware(GatewayEdge)
