@@ -157,6 +157,8 @@ def has_payment_card(text: str | TextViews) -> bool:
         for start, end, value in _card_candidates(views, span.start, chunk):
             if (start and views.text[start - 1] in ".,-") or (end < len(views.text) and views.text[end] in "-"):
                 continue  # part of a decimal, a version or a dash-separated code
+            if (start and views.text[start - 1].isalpha()) or (end < len(views.text) and views.text[end].isalpha()):
+                continue  # digits inside a hex string, a key or an identifier
             if end + 1 < len(views.text) and views.text[end] == "." and views.text[end + 1].isdigit():
                 continue  # a longer dotted number (an OID, a version)
             number = _digits(value)

@@ -177,7 +177,7 @@ def is_placeholder(value: str, rules: SecretRules) -> bool:
         or lowered.startswith(("$", "%", "{{", "<", "env:", "os.environ", "process.env", "getenv", "secrets."))
         or len(set(lowered)) <= 2  # xxxxxx, ******
         or "your" in lowered
-        or lowered.endswith("example")  # AWS's documented AKIAIOSFODNN7EXAMPLE and its kin
+        or lowered.endswith(("example", "examplekey"))  # AWS's documented AKIAIOSFODNN7EXAMPLE and its kin
     )
 
 
@@ -266,10 +266,33 @@ def _keyword_hits(views: TextViews, rules: SecretRules) -> set[str]:
 # NAME=value / NAME: value where NAME ends in a credential word (API_TOKEN=, STRIPE_KEY=, bearer_token=, pass:,
 # pw=): the word is found with str.find, then this regex is matched right there (anchored).
 _NAME_WORDS = ("key", "token", "secret", "pass", "pwd", "pw", "credential", "auth")
+# A name may say how the value is encoded after the credential word (private_key_hex, privateKeyHex, key_b64).
+_ENCODING_SUFFIX = r"(?:[_.-]?(?:hex|b64|base64|bytes|pem|der|raw))?"
 _NAMED_VALUE = re.compile(
-    r"(?:key|token|secret|pass(?:word|wd|phrase)?|pwd|pw|credentials?|auth)[\"'\]]{0,2}[ \t]*(?:=|:(?!//))"
-    r"[ \t]*[\"'`]?([^\s\"'`,;]+)"
+    r"(?:key|token|secret|pass(?:word|wd|phrase)?|pwd|pw|credentials?|auth)"
+    + _ENCODING_SUFFIX
+    + r"[\"'\]]{0,2}[ \t]*(?:=|:(?!//))[ \t]*[\"'`]?([^\s\"'`,;]+)"
 )
+# Names that end in "key" but hold identifiers, not credentials (idempotency_key, cache_key, public_key).
+_NOT_SECRET_KEY_NAMES = re.compile(
+    r"(?:idempotency|cache|partition|sort|primary|foreign|public|routing|shard|row|object|lookup|dedup|hash|map"
+    r"|composite|unique|natural|surrogate|index|group|message|event|trace|request|correlation)[_.-]?$"
+)
+
+
+def _starts_name_word(lower: str, text: str, at: int) -> bool:
+    """The credential word at `at` starts a name or a part of one: after a separator (API_TOKEN, db.password)
+    or a camel-case hump (privateKey, SharedAccessKey), never inside a word ("monkey")."""
+    if at == 0 or not lower[at - 1].isalnum():
+        return True
+    return text[at].isupper() and text[at - 1].islower()
+
+
+def _identifier_name(lower: str, at: int) -> bool:
+    """The name ending at `at` is one of the identifier names (idempotency_key ...), not a credential's."""
+    return _NOT_SECRET_KEY_NAMES.search(lower, max(0, at - 16), at) is not None
+
+
 _IDENTIFIER_SEPARATORS = str.maketrans("", "", "_-.:/")  # user_id_42, session:user:42, a/b/c
 
 
@@ -294,8 +317,9 @@ def _named_assignment_hits(views: TextViews, rules: SecretRules) -> set[str]:
     for word in _NAME_WORDS:
         at = lower.find(word)
         while at != -1:
-            # The word starts the name or follows a separator (API_TOKEN, db.password), never "monkey".
-            match = _NAMED_VALUE.match(lower, at) if at == 0 or not lower[at - 1].isalnum() else None
+            match = _NAMED_VALUE.match(lower, at) if _starts_name_word(lower, text, at) else None
+            if match is not None and _identifier_name(lower, at):
+                match = None
             if match is not None:
                 value = text[match.start(1) : match.end(1)]
                 if value not in seen and looks_like_key_value(value, rules):
@@ -327,7 +351,17 @@ def _command_hits(views: TextViews, rules: SecretRules) -> set[str]:
 
 
 # A token holding NAME=value or NAME:value whose name ends in a credential word (GITHUB_TOKEN=..., x.api-key:...).
-_KEYLIKE_NAME = re.compile(r"(?i)(?:^|[_.-])(?:key|token|secret|pass(?:word)?|pwd|pw|credentials?|auth)$")
+_KEYLIKE_NAME = re.compile(r"(?:key|token|secret|pass(?:word)?|pwd|pw|credentials?|auth)" + _ENCODING_SUFFIX + "$")
+
+
+def _keylike_name(name: str) -> bool:
+    lower = name.lower()
+    match = _KEYLIKE_NAME.search(lower)
+    return (
+        match is not None
+        and _starts_name_word(lower, name, match.start())
+        and not _identifier_name(lower, match.start())
+    )
 
 
 def _entropy_hits(views: TextViews, rules: SecretRules) -> set[str]:
@@ -337,9 +371,10 @@ def _entropy_hits(views: TextViews, rules: SecretRules) -> set[str]:
         if "=" in value[:-2] or ":" in value:  # KEY=value / key:value inside the token
             name, value = re.split(r"[=:]", value, maxsplit=1)
             value = value.strip("\"'")
-        if _KEYLIKE_NAME.search(name.strip("\"'")) is None:
+        if not _keylike_name(name.strip("\"'")):
             at = views.text.find(token)
-            if _KEYLIKE_BEFORE.search(views.lower[max(0, at - 30) : at]) is None:
+            before = _KEYLIKE_BEFORE.search(views.lower, max(0, at - 30), at)
+            if before is None or _identifier_name(views.lower, before.start()):
                 continue
         if len(value) >= 16 and looks_high_entropy(value, rules):
             return {"high_entropy_token"}
@@ -362,8 +397,12 @@ def _url_password_placeholder(match: re.Match[str], rules: SecretRules) -> bool:
     return is_placeholder(credentials.split(":", 1)[1], rules)
 
 
-# Cookie and session headers in a pasted HTTP request or response.
+# Cookie, session and authorization headers in a pasted HTTP request or response. An Authorization header's
+# credentials follow its scheme (Basic base64(user:password), Bearer, Token, Digest ...).
 _COOKIE_HEADER = re.compile(r"(?im)^[ \t]*(?:set-)?cookie[ \t]*:[ \t]*([^\r\n]+)")
+_AUTHORIZATION_HEADER = re.compile(
+    r"(?im)(?:^|['\"])[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*(?:[a-z-]+[ \t]+)?(\S{12,})"
+)
 
 
 def _cookie_hits(views: TextViews, rules: SecretRules) -> set[str]:
@@ -374,6 +413,27 @@ def _cookie_hits(views: TextViews, rules: SecretRules) -> set[str]:
             value = pair.partition("=")[2].strip()
             if len(value) >= 16 and looks_like_key_value(value, rules):
                 return {"session_cookie"}
+    return set()
+
+
+def _authorization_hits(views: TextViews, rules: SecretRules) -> set[str]:
+    if "authorization" not in views.lower:
+        return set()
+    for match in _AUTHORIZATION_HEADER.finditer(views.text):
+        value = match.group(1).strip("\"',")
+        if looks_like_key_value(value, rules) or looks_high_entropy(value, rules):
+            return {"authorization_header"}
+    return set()
+
+
+# Private-key files whose headers detect-secrets 1.5 does not know (it has PuTTY's version 2 only).
+_KEY_FILE_HEADERS = (("PuTTY-User-Key-File-", "Private-Lines:"),)
+
+
+def _key_file_hits(views: TextViews) -> set[str]:
+    for header, body in _KEY_FILE_HEADERS:
+        if header in views.text and body in views.text:
+            return {"private_key"}
     return set()
 
 
@@ -388,4 +448,6 @@ def find_secrets(text: str | TextViews, rules: SecretRules) -> set[str]:
         | _entropy_hits(views, rules)
         | _extra_hits(views, rules)
         | _cookie_hits(views, rules)
+        | _authorization_hits(views, rules)
+        | _key_file_hits(views)
     )

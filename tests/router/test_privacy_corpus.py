@@ -11,6 +11,7 @@ from router.encoded_views import MAX_DECODED_CHARS, base64_payloads
 from router.policy import RoutingPolicy
 from router.privacy import PrivacyGuard
 from tests.router import privacy_corpus as corpus
+from tests.router.benign_set import benign_prompts
 
 POSITIVES = corpus.positive_cases()
 NEGATIVES = corpus.negative_cases()
@@ -35,6 +36,13 @@ def test_every_positive_is_kept_local(policy: RoutingPolicy, case: corpus.Case) 
 @pytest.mark.parametrize("case", NEGATIVES, ids=[c.id for c in NEGATIVES])
 def test_look_alikes_do_not_fire(guard: PrivacyGuard, case: corpus.Case) -> None:
     assert not guard.scan(case.body).hit, guard.scan(case.body).detectors
+
+
+def test_at_most_two_percent_of_the_benign_set_is_flagged(guard: PrivacyGuard) -> None:
+    prompts = benign_prompts()
+    flagged = [p for p in prompts if guard.scan_texts([p]).hit]
+    assert len(prompts) > 10_000
+    assert len(flagged) / len(prompts) <= 0.02, f"{len(flagged)} of {len(prompts)} flagged"
 
 
 def test_an_iban_is_found_whatever_surrounds_it(guard: PrivacyGuard) -> None:
