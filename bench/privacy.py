@@ -119,7 +119,7 @@ def latency(config: Any, pool: list[str], n: int) -> None:
         prompts = _long_prompts(pool, n + 50, seed)
         for text in prompts[:50]:  # warm-up
             run(text)
-        times = [_cpu_timed(lambda text=text: run(text)) for text in prompts[50:]]
+        times = [_cpu_timed(lambda text=text, run=run: run(text)) for text in prompts[50:]]
         wall, cpu = [w for w, _ in times], [c for _, c in times]
         print(
             f"  {name:20s} p50 {_percentile(wall, 0.5):.3f} ms, p99 {_percentile(wall, 0.99):.3f} ms "

@@ -5,16 +5,15 @@ written whole. Used by tests/router/test_privacy_corpus.py, the live test and be
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
 import json
+import struct
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import datetime as dt
-import hashlib
-import struct
-import zlib
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -192,7 +191,8 @@ SECRETS: list[tuple[str, str]] = [
     ("aws_session_token", "[prod]\naws_session_token = IQoJb3JpZ2luX2VjE" + "Kz8Lm2Qw9" * 8),
     (
         "putty_ppk_v3",
-        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: me\nPublic-Lines: 2\nAAAAC3Nz\nPrivate-Lines: 1\nAAAAI"
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: me\nPublic-Lines: 2\nAAAAC3Nz\n"
+        + "Private-Lines: 1\nAAAAI"
         + "Lm2Qw9Kz8" * 4,
     ),
     (
