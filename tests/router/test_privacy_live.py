@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -232,6 +233,18 @@ def _redis_text(server: stack.RedisServer) -> str:
     return "\n".join(parts)
 
 
+def _redis_events(server: stack.RedisServer, timeout: float = 15.0) -> str:
+    """Redis's whole content once the tracker's publisher (off the request path) has written its events."""
+    client = redis.Redis.from_url(server.url, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        streams = [k for k in client.scan_iter(count=1000) if client.type(k) == "stream"]
+        if streams and sum(client.xlen(k) for k in streams) > 0:
+            return _redis_text(server)
+        time.sleep(0.2)
+    raise AssertionError("the tracker's publisher wrote no event to Redis: the store check would see nothing")
+
+
 def _written_files(home: Path) -> dict[str, str]:
     """Every file the stack wrote under its home (logs, run dirs, spools), except the CLIs' own record."""
     files = {}
@@ -246,7 +259,7 @@ def test_no_secret_in_any_log_or_store(sent, proxy, private_redis, home: Path) -
     written = _written_files(home)
     assert any(name.startswith("litellm-") and name.endswith(".log") for name in written), sorted(written)
     assert "cli-proxy.log" in written
-    written["redis"] = _redis_text(private_redis)
+    written["redis"] = _redis_events(private_redis)
     leaks = []
     for case in corpus.positive_cases():
         for piece in _pieces(case.text):
