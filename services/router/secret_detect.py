@@ -93,6 +93,40 @@ _PLUGINS: tuple[tuple[str, RegexBasedDetector, tuple[str, ...], str], ...] = (
     ("ibm_cos_hmac", IbmCosHmacDetector(), ("cos", "hmac"), "lower"),
     ("softlayer_key", SoftlayerDetector(), ("softlayer",), "lower"),
 )
+# How far from its trigger a plugin's match can reach (characters after it; the same before it is read too): a
+# JWT is one long token, GitLab's agent tokens reach 1,024 characters, every other match stays within 256.
+_DEFAULT_REACH = 256
+_MATCH_REACH = {"jwt": 16_384, "gitlab_token": 1_100}
+# Texts longer than this are read by each plugin only around its triggers: megabytes of pasted base64 then cost
+# what their trigger neighbourhoods cost, not a full regex pass per plugin.
+WINDOWED_ABOVE = 8_000
+# Past this many trigger occurrences the windows cover the text anyway: read it whole.
+_MAX_WINDOWS = 2048
+
+
+def trigger_windows(haystack: str, target: str, triggers: Iterable[str], reach: int) -> str:
+    """The parts of `target` within `reach` characters of a trigger found in `haystack` (same offsets), merged
+    and joined by line breaks; the whole target when it is short or the triggers are everywhere."""
+    if len(target) <= WINDOWED_ABOVE:
+        return target
+    spans: list[tuple[int, int]] = []
+    for trigger in triggers:
+        at = haystack.find(trigger)
+        while at != -1:
+            spans.append((max(0, at - reach), at + len(trigger) + reach))
+            if len(spans) > _MAX_WINDOWS:
+                return target
+            at = haystack.find(trigger, at + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return "\n".join(target[start:end] for start, end in merged)
+
+
 _NEEDS_LONG_VALUE = frozenset({"aws_key_named", "cloudant_key", "ibm_cloud_iam", "ibm_cos_hmac", "softlayer_key"})
 
 # Config-line assignments (password = '...', api_key: ...): detect-secrets' keyword regexes, run on short windows
@@ -149,13 +183,22 @@ _ENTROPY = Base64HighEntropyString()
 
 @dataclass(frozen=True)
 class SecretRules:
-    extra_patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    extra_patterns: tuple[tuple[str, re.Pattern[str], str | None], ...]  # (name, regex, literal every match has)
     placeholders: frozenset[str]
     entropy_threshold: float = 3.5
 
 
+def _literal_prefix(pattern: str) -> str | None:
+    """The literal text every match of `pattern` starts with (sk-ant- for 'sk-ant-[A-Za-z0-9]{20,}'), or None."""
+    body = pattern.removeprefix("\\b")
+    end = next((i for i, c in enumerate(body) if c in "\\.^$*+?{}[]|()"), len(body))
+    if end < len(body) and body[end] in "*?{":
+        end -= 1  # the last character is optional or repeated
+    return body[:end] if end >= 2 else None
+
+
 def build_rules(extra_patterns: dict[str, str], placeholders: Iterable[str]) -> SecretRules:
-    compiled = tuple((name, re.compile(pattern)) for name, pattern in extra_patterns.items())
+    compiled = tuple((name, re.compile(pattern), _literal_prefix(pattern)) for name, pattern in extra_patterns.items())
     return SecretRules(compiled, frozenset(p.lower() for p in placeholders))
 
 
@@ -203,6 +246,7 @@ def _plugin_hits(views: TextViews, rules: SecretRules) -> set[str]:
         if not haystack or not any(t in haystack for t in triggers):
             continue
         target = views.long_text if where == "long" else views.text
+        target = trigger_windows(haystack, target, triggers, _MATCH_REACH.get(name, _DEFAULT_REACH))
         for value in plugin.analyze_string(target):
             if not is_placeholder(value.split(":")[-1] if name == "credentials_in_url" else value, rules):
                 hits.add(name)
@@ -364,19 +408,28 @@ def _keylike_name(name: str) -> bool:
     )
 
 
+# Every word _KEYLIKE_BEFORE can match contains one of these: a cheap test before the regex.
+_KEYLIKE_WORDS = ("key", "token", "secret", "bearer", "authorization", "credential", "signature")
+# Entropy is judged on a value's first characters: no key is longer, and a megabyte value costs no more.
+_ENTROPY_PREFIX = 4096
+
+
 def _entropy_hits(views: TextViews, rules: SecretRules) -> set[str]:
+    offset = 0
     for token in views.long_tokens:
+        at = views.text.find(token, offset)  # tokens come in text order: each search starts after the last
+        offset = at + len(token)
         value = token.strip("\"'`,;()[]{}<>")
         name = ""
         if "=" in value[:-2] or ":" in value:  # KEY=value / key:value inside the token
             name, value = re.split(r"[=:]", value, maxsplit=1)
             value = value.strip("\"'")
         if not _keylike_name(name.strip("\"'")):
-            at = views.text.find(token)
-            before = _KEYLIKE_BEFORE.search(views.lower, max(0, at - 30), at)
-            if before is None or _identifier_name(views.lower, before.start()):
+            window = views.lower[max(0, at - 30) : at]
+            before = _KEYLIKE_BEFORE.search(window) if any(w in window for w in _KEYLIKE_WORDS) else None
+            if before is None or _identifier_name(window, before.start()):
                 continue
-        if len(value) >= 16 and looks_high_entropy(value, rules):
+        if len(value) >= 16 and looks_high_entropy(value[:_ENTROPY_PREFIX], rules):
             return {"high_entropy_token"}
     return set()
 
@@ -385,8 +438,11 @@ def _extra_hits(views: TextViews, rules: SecretRules) -> set[str]:
     hits = set()
     if not views.long_text:
         return hits
-    for name, pattern in rules.extra_patterns:
-        match = pattern.search(views.long_text)
+    for name, pattern, gate in rules.extra_patterns:
+        if gate is not None and gate not in views.long_text:
+            continue
+        target = views.long_text if gate is None else trigger_windows(views.long_text, views.long_text, (gate,), 512)
+        match = pattern.search(target)
         if match is not None and not (name == "db_connection_string" and _url_password_placeholder(match, rules)):
             hits.add(name)
     return hits
