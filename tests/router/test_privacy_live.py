@@ -79,7 +79,10 @@ def record_path(home: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def private_redis(home: Path) -> Iterator[stack.RedisServer]:
-    with stack.redis_server(home) as server:
+    """Redis with its append-only file on (fsync always), so that the store check also reads what hit the disk."""
+    server = stack.RedisServer(free_port(), home / "redis")
+    server.data_dir.mkdir(parents=True, exist_ok=True)
+    with running(server.command(persistent=True), log_path=home / "redis.log", port=server.port):
         yield server
 
 
@@ -256,10 +259,11 @@ def _written_files(home: Path) -> dict[str, str]:
 
 
 def test_no_secret_in_any_log_or_store(sent, proxy, private_redis, home: Path) -> None:
-    written = _written_files(home)
+    events = _redis_events(private_redis)  # first: the append-only file then holds the events too
+    written = {**_written_files(home), "redis": events}
     assert any(name.startswith("litellm-") and name.endswith(".log") for name in written), sorted(written)
     assert "cli-proxy.log" in written
-    written["redis"] = _redis_events(private_redis)
+    assert any(name.startswith("redis/") and "aof" in name for name in written), sorted(written)
     leaks = []
     for case in corpus.positive_cases():
         for piece in _pieces(case.text):
