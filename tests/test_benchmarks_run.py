@@ -14,6 +14,7 @@ from tests.support.processes import REPO
 
 SMALL_RUNS = {
     "bench.cli_proxy": ["--repeats", "3"],
+    "bench.privacy": ["--benign", "200", "--decisions", "50", "--megabytes", "0.05"],
     "bench.router": ["--decisions", "50"],
     "bench.tracker": ["--events", "200", "--requests", "5"],
     "bench.vision": ["--repeats", "1", "--no-vitl"],

@@ -41,6 +41,7 @@ class PrivacyConfig:
     documentation_email_domains: frozenset[str] = frozenset({"example.com", "example.org", "example.net"})
     reserved_email_tlds: tuple[str, ...] = (".example", ".test", ".invalid", ".localhost")
     health_terms: tuple[str, ...] = ()
+    max_scan_chars: int = 1_000_000  # a request with more text is kept local unscanned (fail closed)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _privacy(raw: dict[str, Any]) -> PrivacyConfig:
         action=action,
         default_phone_region=str(raw.get("default_phone_region", "US")).upper(),
         markers=tuple(raw.get("markers") or ()),
+        max_scan_chars=int(raw.get("max_scan_chars", PrivacyConfig.max_scan_chars)),
         extra_token_patterns=dict(raw.get("extra_token_patterns") or {}),
         placeholder_values=frozenset(str(v).lower() for v in raw.get("placeholder_values") or ()),
         placeholder_email_domains=frozenset(str(v).lower() for v in email.get("placeholder_domains") or ()),

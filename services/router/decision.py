@@ -15,6 +15,7 @@ _PERSONAL_LABELS = {
     "personal_email": "email",
     "health_detail": "health",
     "explicit_marker": "explicit",
+    "too_large_to_scan": "other",
 }
 
 

@@ -157,6 +157,8 @@ def has_payment_card(text: str | TextViews) -> bool:
         for start, end, value in _card_candidates(views, span.start, chunk):
             if (start and views.text[start - 1] in ".,-") or (end < len(views.text) and views.text[end] in "-"):
                 continue  # part of a decimal, a version or a dash-separated code
+            if (start and views.text[start - 1].isalpha()) or (end < len(views.text) and views.text[end].isalpha()):
+                continue  # digits inside a hex string, a key or an identifier
             if end + 1 < len(views.text) and views.text[end] == "." and views.text[end + 1].isdigit():
                 continue  # a longer dotted number (an OID, a version)
             number = _digits(value)
@@ -200,18 +202,32 @@ def _labelled_id(views: TextViews) -> bool:
     return False
 
 
+_CF_TOKEN_MAX = 24  # a codice fiscale (16 characters) with punctuation around it
+
+
 def _codice_fiscale(views: TextViews) -> bool:
-    # A codice fiscale is one 16-character token (e.g. RSSMRA85T10A562S): only long tokens can hold one.
-    if not views.long_text or _CF_CORE.search(views.long_text) is None:
+    # A codice fiscale is one 16-character token (e.g. RSSMRA85T10A562S): only tokens of about that length can
+    # hold one.
+    tokens = " ".join(t for t in views.long_tokens if len(t) <= _CF_TOKEN_MAX)
+    if not tokens or _CF_CORE.search(tokens) is None:
         return False
-    return any(codicefiscale.is_valid(m.group(0)) for m in _CODICE_FISCALE.finditer(views.long_text))
+    return any(codicefiscale.is_valid(m.group(0)) for m in _CODICE_FISCALE.finditer(tokens))
+
+
+def _in_spans(views: TextViews, pattern: re.Pattern[str], digits: int, after: int = 0) -> Iterator[re.Match[str]]:
+    """Matches of a number pattern inside the numeric spans of 'digits'+ digits (plus `after` characters: a
+    DNI's letter): a megabyte of text with few long numbers costs a few short searches."""
+    for span in views.numeric_spans:
+        if span.digits >= digits:
+            start = max(0, span.start - 1)  # the character before, for the pattern's word boundary
+            yield from pattern.finditer(views.text, start, min(len(views.text), span.end + after + 1))
 
 
 def has_national_id(text: str | TextViews) -> bool:
     views = _views(text)
     top = views.max_digits
     if top >= 9 and any(
-        _bounded(views.text, *m.span()) and ssn.is_valid(m.group(0)) for m in _SSN.finditer(views.text)
+        _bounded(views.text, *m.span()) and ssn.is_valid(m.group(0)) for m in _in_spans(views, _SSN, 9)
     ):
         return True
     if top >= 5 and _labelled_id(views):
@@ -220,7 +236,7 @@ def has_national_id(text: str | TextViews) -> bool:
         return True
     if top >= 13 and any(nir.is_valid(m.group(0)) for m in _NIR.finditer(views.text)):
         return True
-    if top >= 8 and any(dni.is_valid(m.group(0)) for m in _DNI.finditer(views.text)):
+    if top >= 8 and any(dni.is_valid(m.group(0)) for m in _in_spans(views, _DNI, 8, after=2)):
         return True
     return _codice_fiscale(views)
 

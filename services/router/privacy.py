@@ -25,7 +25,7 @@ _DECODE_DEPTH = 2
 
 @dataclass(frozen=True)
 class PrivacyFinding:
-    kinds: tuple[str, ...]  # secret | personal_data | health | marker
+    kinds: tuple[str, ...]  # secret | personal_data | health | marker | unscanned
     detectors: tuple[str, ...]  # e.g. github_token, payment_card
 
     @property
@@ -34,6 +34,8 @@ class PrivacyFinding:
 
 
 NO_FINDING = PrivacyFinding((), ())
+# Past privacy.max_scan_chars a request is not scanned: it may hold anything, so it stays on the machine.
+TOO_LARGE_TO_SCAN = PrivacyFinding(("unscanned",), ("too_large_to_scan",))
 
 
 class PrivacyGuard:
@@ -48,6 +50,7 @@ class PrivacyGuard:
         )
         self._markers = compile_markers(config.markers)
         self._health = compile_health(config.health_terms)
+        self._max_scan_chars = config.max_scan_chars
         # Conversations resend earlier turns: remember per-text results, keyed by a digest so that no scanned
         # text (and no secret in it) stays in memory.
         self._cache: OrderedDict[bytes, tuple[tuple[str, str], ...]] = OrderedDict()
@@ -91,4 +94,7 @@ class PrivacyGuard:
         return PrivacyFinding(tuple(sorted({k for k, _ in pairs})), tuple(sorted({d for _, d in pairs})))
 
     def scan(self, request: dict[str, Any]) -> PrivacyFinding:
-        return self.scan_texts(all_texts(request))
+        texts = list(all_texts(request))
+        if sum(len(text) for text in texts) > self._max_scan_chars:
+            return TOO_LARGE_TO_SCAN
+        return self.scan_texts(texts)

@@ -93,6 +93,40 @@ _PLUGINS: tuple[tuple[str, RegexBasedDetector, tuple[str, ...], str], ...] = (
     ("ibm_cos_hmac", IbmCosHmacDetector(), ("cos", "hmac"), "lower"),
     ("softlayer_key", SoftlayerDetector(), ("softlayer",), "lower"),
 )
+# How far from its trigger a plugin's match can reach (characters after it; the same before it is read too): a
+# JWT is one long token, GitLab's agent tokens reach 1,024 characters, every other match stays within 256.
+_DEFAULT_REACH = 256
+_MATCH_REACH = {"jwt": 16_384, "gitlab_token": 1_100}
+# Texts longer than this are read by each plugin only around its triggers: megabytes of pasted base64 then cost
+# what their trigger neighbourhoods cost, not a full regex pass per plugin.
+WINDOWED_ABOVE = 8_000
+# Past this many trigger occurrences the windows cover the text anyway: read it whole.
+_MAX_WINDOWS = 2048
+
+
+def trigger_windows(haystack: str, target: str, triggers: Iterable[str], reach: int) -> str:
+    """The parts of `target` within `reach` characters of a trigger found in `haystack` (same offsets), merged
+    and joined by line breaks; the whole target when it is short or the triggers are everywhere."""
+    if len(target) <= WINDOWED_ABOVE:
+        return target
+    spans: list[tuple[int, int]] = []
+    for trigger in triggers:
+        at = haystack.find(trigger)
+        while at != -1:
+            spans.append((max(0, at - reach), at + len(trigger) + reach))
+            if len(spans) > _MAX_WINDOWS:
+                return target
+            at = haystack.find(trigger, at + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return "\n".join(target[start:end] for start, end in merged)
+
+
 _NEEDS_LONG_VALUE = frozenset({"aws_key_named", "cloudant_key", "ibm_cloud_iam", "ibm_cos_hmac", "softlayer_key"})
 
 # Config-line assignments (password = '...', api_key: ...): detect-secrets' keyword regexes, run on short windows
@@ -149,13 +183,22 @@ _ENTROPY = Base64HighEntropyString()
 
 @dataclass(frozen=True)
 class SecretRules:
-    extra_patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    extra_patterns: tuple[tuple[str, re.Pattern[str], str | None], ...]  # (name, regex, literal every match has)
     placeholders: frozenset[str]
     entropy_threshold: float = 3.5
 
 
+def _literal_prefix(pattern: str) -> str | None:
+    """The literal text every match of `pattern` starts with (sk-ant- for 'sk-ant-[A-Za-z0-9]{20,}'), or None."""
+    body = pattern.removeprefix("\\b")
+    end = next((i for i, c in enumerate(body) if c in "\\.^$*+?{}[]|()"), len(body))
+    if end < len(body) and body[end] in "*?{":
+        end -= 1  # the last character is optional or repeated
+    return body[:end] if end >= 2 else None
+
+
 def build_rules(extra_patterns: dict[str, str], placeholders: Iterable[str]) -> SecretRules:
-    compiled = tuple((name, re.compile(pattern)) for name, pattern in extra_patterns.items())
+    compiled = tuple((name, re.compile(pattern), _literal_prefix(pattern)) for name, pattern in extra_patterns.items())
     return SecretRules(compiled, frozenset(p.lower() for p in placeholders))
 
 
@@ -177,7 +220,7 @@ def is_placeholder(value: str, rules: SecretRules) -> bool:
         or lowered.startswith(("$", "%", "{{", "<", "env:", "os.environ", "process.env", "getenv", "secrets."))
         or len(set(lowered)) <= 2  # xxxxxx, ******
         or "your" in lowered
-        or lowered.endswith("example")  # AWS's documented AKIAIOSFODNN7EXAMPLE and its kin
+        or lowered.endswith(("example", "examplekey"))  # AWS's documented AKIAIOSFODNN7EXAMPLE and its kin
     )
 
 
@@ -203,6 +246,7 @@ def _plugin_hits(views: TextViews, rules: SecretRules) -> set[str]:
         if not haystack or not any(t in haystack for t in triggers):
             continue
         target = views.long_text if where == "long" else views.text
+        target = trigger_windows(haystack, target, triggers, _MATCH_REACH.get(name, _DEFAULT_REACH))
         for value in plugin.analyze_string(target):
             if not is_placeholder(value.split(":")[-1] if name == "credentials_in_url" else value, rules):
                 hits.add(name)
@@ -266,10 +310,33 @@ def _keyword_hits(views: TextViews, rules: SecretRules) -> set[str]:
 # NAME=value / NAME: value where NAME ends in a credential word (API_TOKEN=, STRIPE_KEY=, bearer_token=, pass:,
 # pw=): the word is found with str.find, then this regex is matched right there (anchored).
 _NAME_WORDS = ("key", "token", "secret", "pass", "pwd", "pw", "credential", "auth")
+# A name may say how the value is encoded after the credential word (private_key_hex, privateKeyHex, key_b64).
+_ENCODING_SUFFIX = r"(?:[_.-]?(?:hex|b64|base64|bytes|pem|der|raw))?"
 _NAMED_VALUE = re.compile(
-    r"(?:key|token|secret|pass(?:word|wd|phrase)?|pwd|pw|credentials?|auth)[\"'\]]{0,2}[ \t]*(?:=|:(?!//))"
-    r"[ \t]*[\"'`]?([^\s\"'`,;]+)"
+    r"(?:key|token|secret|pass(?:word|wd|phrase)?|pwd|pw|credentials?|auth)"
+    + _ENCODING_SUFFIX
+    + r"[\"'\]]{0,2}[ \t]*(?:=|:(?!//))[ \t]*[\"'`]?([^\s\"'`,;]+)"
 )
+# Names that end in "key" but hold identifiers, not credentials (idempotency_key, cache_key, public_key).
+_NOT_SECRET_KEY_NAMES = re.compile(
+    r"(?:idempotency|cache|partition|sort|primary|foreign|public|routing|shard|row|object|lookup|dedup|hash|map"
+    r"|composite|unique|natural|surrogate|index|group|message|event|trace|request|correlation)[_.-]?$"
+)
+
+
+def _starts_name_word(lower: str, text: str, at: int) -> bool:
+    """The credential word at `at` starts a name or a part of one: after a separator (API_TOKEN, db.password)
+    or a camel-case hump (privateKey, SharedAccessKey), never inside a word ("monkey")."""
+    if at == 0 or not lower[at - 1].isalnum():
+        return True
+    return text[at].isupper() and text[at - 1].islower()
+
+
+def _identifier_name(lower: str, at: int) -> bool:
+    """The name ending at `at` is one of the identifier names (idempotency_key ...), not a credential's."""
+    return _NOT_SECRET_KEY_NAMES.search(lower, max(0, at - 16), at) is not None
+
+
 _IDENTIFIER_SEPARATORS = str.maketrans("", "", "_-.:/")  # user_id_42, session:user:42, a/b/c
 
 
@@ -294,8 +361,9 @@ def _named_assignment_hits(views: TextViews, rules: SecretRules) -> set[str]:
     for word in _NAME_WORDS:
         at = lower.find(word)
         while at != -1:
-            # The word starts the name or follows a separator (API_TOKEN, db.password), never "monkey".
-            match = _NAMED_VALUE.match(lower, at) if at == 0 or not lower[at - 1].isalnum() else None
+            match = _NAMED_VALUE.match(lower, at) if _starts_name_word(lower, text, at) else None
+            if match is not None and _identifier_name(lower, at):
+                match = None
             if match is not None:
                 value = text[match.start(1) : match.end(1)]
                 if value not in seen and looks_like_key_value(value, rules):
@@ -327,21 +395,41 @@ def _command_hits(views: TextViews, rules: SecretRules) -> set[str]:
 
 
 # A token holding NAME=value or NAME:value whose name ends in a credential word (GITHUB_TOKEN=..., x.api-key:...).
-_KEYLIKE_NAME = re.compile(r"(?i)(?:^|[_.-])(?:key|token|secret|pass(?:word)?|pwd|pw|credentials?|auth)$")
+_KEYLIKE_NAME = re.compile(r"(?:key|token|secret|pass(?:word)?|pwd|pw|credentials?|auth)" + _ENCODING_SUFFIX + "$")
+
+
+def _keylike_name(name: str) -> bool:
+    lower = name.lower()
+    match = _KEYLIKE_NAME.search(lower)
+    return (
+        match is not None
+        and _starts_name_word(lower, name, match.start())
+        and not _identifier_name(lower, match.start())
+    )
+
+
+# Every word _KEYLIKE_BEFORE can match contains one of these: a cheap test before the regex.
+_KEYLIKE_WORDS = ("key", "token", "secret", "bearer", "authorization", "credential", "signature")
+# Entropy is judged on a value's first characters: no key is longer, and a megabyte value costs no more.
+_ENTROPY_PREFIX = 4096
 
 
 def _entropy_hits(views: TextViews, rules: SecretRules) -> set[str]:
+    offset = 0
     for token in views.long_tokens:
+        at = views.text.find(token, offset)  # tokens come in text order: each search starts after the last
+        offset = at + len(token)
         value = token.strip("\"'`,;()[]{}<>")
         name = ""
         if "=" in value[:-2] or ":" in value:  # KEY=value / key:value inside the token
             name, value = re.split(r"[=:]", value, maxsplit=1)
             value = value.strip("\"'")
-        if _KEYLIKE_NAME.search(name.strip("\"'")) is None:
-            at = views.text.find(token)
-            if _KEYLIKE_BEFORE.search(views.lower[max(0, at - 30) : at]) is None:
+        if not _keylike_name(name.strip("\"'")):
+            window = views.lower[max(0, at - 30) : at]
+            before = _KEYLIKE_BEFORE.search(window) if any(w in window for w in _KEYLIKE_WORDS) else None
+            if before is None or _identifier_name(window, before.start()):
                 continue
-        if len(value) >= 16 and looks_high_entropy(value, rules):
+        if len(value) >= 16 and looks_high_entropy(value[:_ENTROPY_PREFIX], rules):
             return {"high_entropy_token"}
     return set()
 
@@ -350,8 +438,11 @@ def _extra_hits(views: TextViews, rules: SecretRules) -> set[str]:
     hits = set()
     if not views.long_text:
         return hits
-    for name, pattern in rules.extra_patterns:
-        match = pattern.search(views.long_text)
+    for name, pattern, gate in rules.extra_patterns:
+        if gate is not None and gate not in views.long_text:
+            continue
+        target = views.long_text if gate is None else trigger_windows(views.long_text, views.long_text, (gate,), 512)
+        match = pattern.search(target)
         if match is not None and not (name == "db_connection_string" and _url_password_placeholder(match, rules)):
             hits.add(name)
     return hits
@@ -362,8 +453,12 @@ def _url_password_placeholder(match: re.Match[str], rules: SecretRules) -> bool:
     return is_placeholder(credentials.split(":", 1)[1], rules)
 
 
-# Cookie and session headers in a pasted HTTP request or response.
+# Cookie, session and authorization headers in a pasted HTTP request or response. An Authorization header's
+# credentials follow its scheme (Basic base64(user:password), Bearer, Token, Digest ...).
 _COOKIE_HEADER = re.compile(r"(?im)^[ \t]*(?:set-)?cookie[ \t]*:[ \t]*([^\r\n]+)")
+_AUTHORIZATION_HEADER = re.compile(
+    r"(?im)(?:^|['\"])[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*(?:[a-z-]+[ \t]+)?(\S{12,})"
+)
 
 
 def _cookie_hits(views: TextViews, rules: SecretRules) -> set[str]:
@@ -374,6 +469,27 @@ def _cookie_hits(views: TextViews, rules: SecretRules) -> set[str]:
             value = pair.partition("=")[2].strip()
             if len(value) >= 16 and looks_like_key_value(value, rules):
                 return {"session_cookie"}
+    return set()
+
+
+def _authorization_hits(views: TextViews, rules: SecretRules) -> set[str]:
+    if "authorization" not in views.lower:
+        return set()
+    for match in _AUTHORIZATION_HEADER.finditer(views.text):
+        value = match.group(1).strip("\"',")
+        if looks_like_key_value(value, rules) or looks_high_entropy(value, rules):
+            return {"authorization_header"}
+    return set()
+
+
+# Private-key files whose headers detect-secrets 1.5 does not know (it has PuTTY's version 2 only).
+_KEY_FILE_HEADERS = (("PuTTY-User-Key-File-", "Private-Lines:"),)
+
+
+def _key_file_hits(views: TextViews) -> set[str]:
+    for header, body in _KEY_FILE_HEADERS:
+        if header in views.text and body in views.text:
+            return {"private_key"}
     return set()
 
 
@@ -388,4 +504,6 @@ def find_secrets(text: str | TextViews, rules: SecretRules) -> set[str]:
         | _entropy_hits(views, rules)
         | _extra_hits(views, rules)
         | _cookie_hits(views, rules)
+        | _authorization_hits(views, rules)
+        | _key_file_hits(views)
     )

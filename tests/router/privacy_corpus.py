@@ -5,14 +5,20 @@ written whole. Used by tests/router/test_privacy_corpus.py, the live test and be
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
 import json
+import struct
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 
 from tests.router import fakes
 
@@ -29,6 +35,45 @@ PKCS8_DER = _RSA.private_bytes(serialization.Encoding.DER, serialization.Private
 EC_DER = _EC.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, _ENC)
 PUBLIC_PEM = _RSA.public_key().public_bytes(_PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 SSH_PUBLIC = _ED.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+ED_RAW_HEX = _ED.private_bytes(
+    serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+).hex()
+EC_SCALAR_HEX = _EC.private_numbers().private_value.to_bytes(32, "big").hex()
+SSH_RSA_PUBLIC = (
+    _RSA.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+)
+
+
+def _certificate() -> str:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo.internal")])
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(_EC.public_key())
+        .serial_number(1001)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(_EC, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+CERTIFICATE_PEM = _certificate()
+
+
+def _png(width: int = 24, height: int = 24) -> bytes:
+    """A small real PNG (noise-free gradient), as people paste inline images."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes((x * 10 + y * 3) % 256 for x in range(width * 3)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 PGP_BLOCK = (
     "-----BEGIN PGP "
     + "PRIVATE KEY BLOCK-----\n\nlQOYBF"
@@ -109,6 +154,69 @@ SECRETS: list[tuple[str, str]] = [
     ("card_then_words", f"charge card {CARD} tomorrow"),
     ("phone_in_text", "call me on +49 30 " + "901820" + " tonight"),
     ("base64_iban", "ref " + _b64(f"beneficiary account {IBAN}")),
+    # Hex-encoded keys where the name says so.
+    ("hex_ed25519_named", f'ed25519_private_key_hex = "{ED_RAW_HEX}"'),
+    ("hex_camel_named", f"const privateKeyHex = '{EC_SCALAR_HEX}';"),
+    ("hex_eth_key", f"PRIVATE_KEY=0x{EC_SCALAR_HEX}"),
+    ("hex_der_named", f"signing_key_der: {PKCS8_DER.hex()}"),
+    # Keys split across lines, indented in config files or code string literals.
+    ("yaml_block_pem", "tls:\n  cert: server.crt\n  key: |\n" + _wrapped(RSA_PKCS8_PEM.strip(), 64, "    ")),
+    ("toml_multiline_pem", f'[server]\nport = 8443\ntls_key = """\n{EC_PEM}"""'),
+    (
+        "hcl_heredoc_der",
+        'variable "client_key" {\n  default = <<EOT\n' + _wrapped(_b64(PKCS8_DER), 64, "    ") + "\nEOT\n}",
+    ),
+    ("ini_password", f"[database]\nhost = db1.internal\nuser = app\npassword = {PASSWORD}\n"),
+    (
+        "python_split_literal",
+        "KEY_DER = (\n" + "\n".join(f'    "{line}"' for line in _wrapped(_b64(EC_DER), 40).splitlines()) + "\n)",
+    ),
+    (
+        "js_concatenated_token",
+        'const token = "' + fakes.GITHUB_TOKEN[:20] + '" +\n  "' + fakes.GITHUB_TOKEN[20:] + '";',
+    ),
+    ("json_escaped_der", json.dumps({"key": _wrapped(_b64(PKCS8_DER), 64)})),
+    # Formats people paste.
+    ("npmrc_auth", "registry=https://npm.internal/\n//npm.internal/:_auth=" + _b64("ci:" + PASSWORD)),
+    ("netrc_multiline", f"machine git.internal\n  login deploy\n  password {PASSWORD}\n"),
+    ("dotenv_quoted", f'export GITHUB_TOKEN="{fakes.GITHUB_TOKEN}"\nDB_PASSWORD="{PASSWORD}"'),
+    (
+        "servicebus_conn",
+        "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey="
+        + "Zq9Lw2Xe7R" * 4
+        + "Ab3=",
+    ),
+    ("jdbc_password", f"jdbc:postgresql://db1:5432/app?user=app&password={PASSWORD}&ssl=true"),
+    ("mongodb_srv", "MONGO_URI=mongodb+srv://app:" + PASSWORD + "@cluster0.internal/app"),
+    ("aws_session_token", "[prod]\naws_session_token = IQoJb3JpZ2luX2VjE" + "Kz8Lm2Qw9" * 8),
+    (
+        "putty_ppk_v3",
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: me\nPublic-Lines: 2\nAAAAC3Nz\n"
+        + "Private-Lines: 1\nAAAAI"
+        + "Lm2Qw9Kz8" * 4,
+    ),
+    (
+        "encrypted_pem",
+        "-----BEGIN RSA "
+        + "PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F2A\n\n"
+        + _wrapped(_b64(PKCS8_DER))[:400]
+        + "\n-----END RSA PRIVATE KEY-----",
+    ),
+    ("basic_auth_header", "GET /api HTTP/1.1\nHost: internal\nAuthorization: Basic " + _b64("admin:" + PASSWORD)),
+    ("set_cookie", "HTTP/1.1 200 OK\nSet-Cookie: __Host-session=" + "Qm9Lx2Kp7Zt4" * 3 + "; Path=/; Secure; HttpOnly"),
+    ("session_header", "curl -H 'X-Session-Token: " + "h7Kq2Lx9Pz4M" * 3 + "' https://api.internal/me"),
+    ("jwt_in_url", f"https://app.internal/callback#id_token={fakes.JWT}&state=af0ifjsldkj"),
+    ("kubeconfig_password", "users:\n- name: admin\n  user:\n    username: admin\n    password: " + PASSWORD),
+    # Personal data with text around it.
+    ("ssn_in_text", f"her SSN {fakes.SSN_VALID} was on the form"),
+    ("nino_in_text", "my National Insurance number is AB 12 34 56 C, is that right?"),
+    ("dni_in_text", "DNI 12345678Z, nacido en Madrid"),
+    ("nir_in_text", "numéro de sécurité sociale 2 55 08 14 168 025 38 pour le dossier"),
+    ("codice_fiscale_in_text", "il mio codice è RSSMRA85T10A562S grazie"),
+    ("us_phone_in_text", "text (415) 555-2671 after 6pm"),
+    ("uk_phone_in_text", "office line +44 20 7946 0958, ask for Sam"),
+    ("amex_in_text", "Amex 3782 822463 10005 exp 04/28"),
+    ("gb_iban_glued", "IBAN:GB82WEST12345698765432."),
 ]
 
 _SECRET_BY_NAME = dict(SECRETS)
@@ -144,6 +252,26 @@ BENIGN: list[tuple[str, str]] = [
     ("env_no_secrets", "APP_ENV=production\nLOG_LEVEL=info\nPORT=8080"),
     ("token_word", "How many tokens does GPT-4 use for a 1,000-word essay?"),
     ("password_advice", "What makes a password strong? Give rules, not examples."),
+    ("aws_example_secret", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"),
+    ("masked_values", "password: ********\ntoken: <token>\napi_key = sk-..."),
+    ("certificate_pem", f"Why does nginx reject this cert?\n{CERTIFICATE_PEM}"),
+    ("client_certificate_data", "    client-certificate-data: " + _b64(CERTIFICATE_PEM)),
+    ("ssh_rsa_public", f"authorized_keys line: {SSH_RSA_PUBLIC} deploy@ci"),
+    ("inline_png", f'<img alt="logo" src="data:image/png;base64,{_b64(_png())}">'),
+    ("markdown_png", f"![chart](data:image/png;base64,{_b64(_png(40, 12))})"),
+    ("md5_sha1", f"md5 {hashlib.md5(b'a').hexdigest()} sha1 {hashlib.sha1(b'a').hexdigest()} differ?"),
+    ("sha512", f"expected sha512: {hashlib.sha512(b'release').hexdigest()}"),
+    ("docker_digest", "image: nginx@sha256:" + hashlib.sha256(b"nginx").hexdigest()),
+    (
+        "uuid_keys",
+        "idempotency_key: 123e4567-e89b-12d3-a456-426614174000\ntrace_id: 4bf92f35-77b3-4da6-a3ce-929d0e0e4736",
+    ),
+    ("prime_question", "Is 4111111111111111 a prime number? Find its smallest factor."),
+    ("openssl_howto", "How do I generate a private key and a CSR with openssl for nginx?"),
+    ("regex_question", r"Write a regex for emails like first.last@example.org and test it on alice@example.com"),
+    ("mac_ipv6", "MAC 00:1A:2B:3C:4D:5E and IPv6 2001:db8:85a3::8a2e:370:7334 on eth0"),
+    ("hex_colour", "Use #1e90ff for links and #ff6347 for errors in the CSS."),
+    ("public_key_hex", f"public_key_hex: {_ED.public_key().public_bytes_raw().hex()}"),
 ]
 
 

@@ -96,7 +96,21 @@ def value_after(argv: list[str], flag: str) -> str | None:
 
 
 def read_stdin() -> str:
-    return sys.stdin.read()
+    prompt = sys.stdin.read()
+    record(prompt)
+    return prompt
+
+
+def record(prompt: str) -> None:
+    """With FAKE_CLI_RECORD=<file>, append everything this run received (argv, stdin, the files argv names:
+    a system prompt file) as one JSON line: the privacy tests read what reached the CLI."""
+    path = os.environ.get("FAKE_CLI_RECORD")
+    if not path:
+        return
+    files = {arg: read_file(arg) for arg in sys.argv[1:] if os.path.isfile(arg)}
+    line = json.dumps({"cli": os.path.basename(sys.argv[0]), "argv": sys.argv[1:], "stdin": prompt, "files": files})
+    with open(path, "a") as fh:
+        fh.write(line + "\n")
 
 
 def gated_words(opts: dict[str, str], timeout: float = 10.0) -> list[str]:
