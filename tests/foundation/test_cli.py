@@ -67,7 +67,7 @@ def test_mode_is_hybrid_only_when_a_non_local_tier_is_up() -> None:
 def test_auto_mode_is_native_without_a_docker_engine(monkeypatch) -> None:
     from maximus import compose, lifecycle
 
-    monkeypatch.setattr(compose, "engine_available", lambda: False)
-    assert lifecycle._choose_mode("auto") == "native"
-    monkeypatch.setattr(compose, "engine_available", lambda: True)
-    assert lifecycle._choose_mode("auto") == "compose"
+    monkeypatch.setattr(compose, "unavailable_reason", lambda: "no Docker engine answers `docker info`")
+    assert lifecycle._choose_mode("auto") == ("native", "no Docker engine answers `docker info`")
+    monkeypatch.setattr(compose, "unavailable_reason", lambda: None)
+    assert lifecycle._choose_mode("auto") == ("compose", "")
