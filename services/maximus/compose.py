@@ -150,13 +150,18 @@ def missing_images(config: Mapping[str, Any], base: list[str], env: Mapping[str,
     return {name: image for name, image in wanted.items() if not _image_present(image)}
 
 
+def _needs(svc: Mapping[str, Any]) -> set[str]:
+    """The services this one cannot start without (a `required: false` dependency may be absent)."""
+    return {name for name, rule in (svc.get("depends_on") or {}).items() if (rule or {}).get("required", True)}
+
+
 def _dependants(config: Mapping[str, Any], names: Iterable[str]) -> set[str]:
     out = set(names)
     grew = True
     while grew:
         grew = False
         for name, svc in config.get("services", {}).items():
-            if name not in out and set(svc.get("depends_on") or {}) & out:
+            if name not in out and _needs(svc) & out:
                 out.add(name)
                 grew = True
     return out
@@ -169,7 +174,7 @@ def plan(config: Mapping[str, Any], missing: Mapping[str, str]) -> Plan:
         result.left_out[name] = (
             f"image {missing[name]} cannot be pulled or found (`docker compose pull {name}`)"
             if name in missing
-            else f"needs {', '.join(sorted(set(config['services'][name].get('depends_on') or {}) & blocked))}"
+            else f"needs {', '.join(sorted(_needs(config['services'][name]) & blocked))}"
         )
     for name, svc in config.get("services", {}).items():
         if name in blocked:
@@ -198,8 +203,10 @@ def up(env_file: Path, say: Say = print) -> int:
     if lost:
         say(f"Cannot start the stack without {', '.join(lost)}: make the images above available.")
         return 1
+    # Compose would start (and pull) every dependency, absent ones included: with services left out, only ours.
+    no_deps = ["--no-deps"] if chosen.left_out else []
     code = subprocess.run(
-        [*base, "up", "--detach", "--build", "--wait", *chosen.long_running], check=False, env=env
+        [*base, "up", "--detach", "--build", "--wait", *no_deps, *chosen.long_running], check=False, env=env
     ).returncode
     if code != 0:
         say("Some services did not become healthy: `maximus status` says which; the one-shot jobs were not started.")

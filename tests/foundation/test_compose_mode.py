@@ -118,6 +118,21 @@ def test_an_optional_image_that_cannot_be_had_leaves_only_that_service_out(
     assert pulls and pulls[0][-1] == "grafana", "a missing image is pulled once before it is given up"
 
 
+def test_without_the_ollama_image_the_gateway_still_starts(
+    fake_docker: Path, env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ollama is an optional tier: the gateway's dependency on it is not required."""
+    monkeypatch.setenv("FAKE_PLUGIN", "1")
+    monkeypatch.setenv("FAKE_MISSING", "ollama/ollama:0.12.6")
+    code, said = run_up(env_file)
+    assert code == 0
+    started = up_calls(fake_docker)[0]
+    assert "litellm" in started and "ollama" not in started and "ollama-pull" not in started
+    assert "--no-deps" in started, "compose would otherwise pull the missing dependency again"
+    left_out = {line.split(":")[0].strip() for line in said if "not started" in line}
+    assert left_out == {"ollama", "ollama-pull"}, said
+
+
 def test_a_required_image_that_cannot_be_had_stops_before_any_container(
     fake_docker: Path, env_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
