@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -146,7 +147,8 @@ def missing_images(config: Mapping[str, Any], base: list[str], env: Mapping[str,
     }
     if wanted:
         pull = [*base, "pull", "--quiet", "--ignore-pull-failures", *wanted]
-        subprocess.run(pull, capture_output=True, text=True, env=dict(env), check=False, timeout=1800)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # what did arrive is used; the rest is left out
+            subprocess.run(pull, capture_output=True, text=True, env=dict(env), check=False, timeout=1800)
     return {name: image for name, image in wanted.items() if not _image_present(image)}
 
 
