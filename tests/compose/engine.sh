@@ -19,8 +19,8 @@ start_dockerd() {
     if ! command -v dockerd >/dev/null; then
         command -v apt-get >/dev/null || cannot "no dockerd and no apt-get to install docker.io"
         log "installing docker.io (Debian)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2 \
-            || cannot "apt-get install docker.io failed"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            docker.io; } >&2 || cannot "apt-get install docker.io failed"
         # The package may start its own daemon through systemd; that one is the package's, not ours.
         engine_answers && return 0
     fi
