@@ -47,11 +47,14 @@ wanted() {
 base_image() {
     have "$BASE_TAG" && return 0
     if [ ! -s "$ROOTFS_TAR" ]; then
-        command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+        command -v debootstrap >/dev/null \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >&2
         local root
         root="$(mktemp -d)"
         log "debootstrap bookworm (minbase) into $root"
-        nice -n 10 debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >&2
+        nice -n 10 debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1 \
+            || { tail -20 "$root.log" >&2; exit 1; }
+        rm -f "$root.log"
         mkdir -p "$CACHE_DIR"
         tar -C "$root" -cf "$ROOTFS_TAR.part" . && mv "$ROOTFS_TAR.part" "$ROOTFS_TAR"
         rm -rf "$root"
