@@ -56,6 +56,7 @@ start() {
 stop() {
     if [ -f "$STATE/created-plugin" ]; then
         rm -f "$(cat "$STATE/created-plugin")" && rm "$STATE/created-plugin"
+        rmdir "$(dirname "$PLUGIN")" "$HOME/.docker" 2>/dev/null || true  # only if nothing else is there
     fi
     if [ -f "$STATE/started-dockerd" ]; then
         local pid
