@@ -16,6 +16,7 @@ from typing import Any
 from cli_proxy.adapters.base import CliAdapter
 from cli_proxy.config import Settings
 from cli_proxy.runner import run_capture
+from maximus_kernel.exception_text import describe
 
 log = logging.getLogger("cli_proxy")
 
@@ -127,7 +128,7 @@ class Readiness:
         results = await asyncio.gather(*(self.check(name) for name in self.adapters), return_exceptions=True)
         for name, result in zip(self.adapters, results, strict=True):
             if isinstance(result, BaseException):
-                log.warning("readiness check of %s failed: %s", name, type(result).__name__)
+                log.warning("readiness check of %s failed: %s", name, describe(result))
                 self.status[name] = CliStatus(
                     "broken", detail=f"check failed: {type(result).__name__}", checked_at=time.time()
                 )

@@ -15,12 +15,18 @@ console = Console(highlight=False)
 STATE_STYLE = {tiers.UP: "green", tiers.DEGRADED: "yellow", tiers.ABSENT: "red"}
 
 
-def _choose_mode(requested: str) -> str:
+def _choose_mode(requested: str) -> tuple[str, str]:
+    """The mode to run in, and why compose mode is not it (empty when it is, or native was asked for)."""
     if requested not in {"auto", "compose", "native"}:
         raise SystemExit(f"unknown mode {requested!r}: use auto, compose or native")
-    if requested == "auto":
-        return "compose" if compose.engine_available() else "native"
-    return requested
+    if requested == "native":
+        return "native", ""
+    reason = compose.unavailable_reason()
+    if reason is None:
+        return "compose", ""
+    if requested == "compose":
+        raise SystemExit(f"Cannot start the stack with Compose: {reason}.")
+    return "native", reason
 
 
 def _prepare_env() -> dict[str, str]:
@@ -37,16 +43,16 @@ def _prepare_env() -> dict[str, str]:
 
 def up(requested_mode: str = "auto") -> int:
     env = _prepare_env()
-    mode = _choose_mode(requested_mode)
+    mode, why_not_compose = _choose_mode(requested_mode)
     if mode == "compose":
         console.print("Docker engine found: starting the stack with Compose.")
-        code = compose.up(environment.env_file())
+        code = compose.up(environment.env_file(), say=console.print)
         answering = _print_compose_status()
         return code or (0 if answering else 1)
-    return _up_native(env)
+    return _up_native(env, why_not_compose or "native mode was asked for")
 
 
-def _up_native(env: Mapping[str, str]) -> int:
+def _up_native(env: Mapping[str, str], why: str) -> int:
     run_dir = environment.run_dir()
     if native.running(run_dir):
         console.print("The stack is already running (native mode); `maximus down` stops it.")
@@ -54,7 +60,7 @@ def _up_native(env: Mapping[str, str]) -> int:
         if started:
             console.print(f"  restarting what had stopped: {', '.join(started)}")
     else:
-        console.print("No Docker engine: starting the stack as local processes on 127.0.0.1.")
+        console.print(f"Not using Compose ({why}): starting the stack as local processes on 127.0.0.1.")
         plan = native.start(env, run_dir)
         for name, note in plan.reused.items():
             console.print(f"  {name}: {note}")
@@ -81,8 +87,10 @@ def down() -> int:
     if stopped:
         console.print(f"Stopped the native stack: {', '.join(stopped)} (only what `maximus up` started).")
         return 0
-    if compose.engine_available() and environment.env_file().exists():
-        return compose.down(environment.env_file())
+    # A Docker engine on the machine is no sign that this stack runs in it: only containers of ours are.
+    env_file = environment.env_file()
+    if env_file.exists() and compose.unavailable_reason() is None and compose.service_health(env_file):
+        return compose.down(env_file)
     console.print("Nothing to stop: the stack is not running.")
     return 0
 
@@ -142,7 +150,7 @@ def _compose_running() -> bool:
     return (
         not native.running(environment.run_dir())
         and environment.env_file().exists()
-        and compose.engine_available()
+        and compose.unavailable_reason() is None
         and bool(compose.service_health(environment.env_file()))
     )
 

@@ -57,7 +57,7 @@ def test_a_bad_port_setting_is_one_clear_line(monkeypatch) -> None:
 def test_auto_mode_is_native_without_a_docker_engine(monkeypatch) -> None:
     from maximus import compose, lifecycle
 
-    monkeypatch.setattr(compose, "engine_available", lambda: False)
-    assert lifecycle._choose_mode("auto") == "native"
-    monkeypatch.setattr(compose, "engine_available", lambda: True)
-    assert lifecycle._choose_mode("auto") == "compose"
+    monkeypatch.setattr(compose, "unavailable_reason", lambda: "no Docker engine answers `docker info`")
+    assert lifecycle._choose_mode("auto") == ("native", "no Docker engine answers `docker info`")
+    monkeypatch.setattr(compose, "unavailable_reason", lambda: None)
+    assert lifecycle._choose_mode("auto") == ("compose", "")

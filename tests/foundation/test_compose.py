@@ -159,3 +159,53 @@ def test_prometheus_scrapes_compose_services_on_native_ports(resolved: dict[str,
             continue
         assert host in resolved["services"], target
         assert int(port) == services()[host].default_port, target
+
+
+def test_host_side_settings_of_the_env_file_stay_out_of_the_containers(tmp_path: Path) -> None:
+    """LITELLM_PORT=24000 on the host once made the in-container status probe look at 127.0.0.1:24000."""
+    host_only = {"LITELLM_PORT": "24000", "TRACKER_PORT": "28002", "MAXIMUS_BIND": "0.0.0.0", "REDIS_PORT": "26379"}
+    # The project's own .env (next to compose.yaml) is the one an env_file entry would load.
+    (tmp_path / "compose.yaml").write_text(COMPOSE.read_text())
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "".join(f"{k}=v\n" for k in REQUIRED_KEYS) + "".join(f"{k}={v}\n" for k, v in host_only.items())
+    )
+    env = {k: v for k, v in os.environ.items() if k not in environment.GENERATED_KEYS}
+    args = [str(COMPOSE_BINARY), "--project-directory", str(tmp_path), "--env-file", str(env_file)]
+    result = subprocess.run(
+        [*args, "-f", str(tmp_path / "compose.yaml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    for name, svc in json.loads(result.stdout)["services"].items():
+        leaked = set(svc.get("environment") or {}) & set(host_only)
+        assert not leaked, f"{name} sees {leaked}"
+
+
+def test_status_in_the_gateway_container_probes_every_service_by_its_compose_name(resolved: dict[str, Any]) -> None:
+    """`maximus status --json` runs in the litellm container: each service's address is the compose service."""
+    container_env = {k: v for k, v in resolved["services"]["litellm"]["environment"].items() if v is not None}
+    for name, spec in services().items():
+        expected = ("127.0.0.1", spec.default_port) if name == "litellm" else (name, spec.default_port)
+        assert spec.address(container_env) == expected, name
+
+
+def _health_path(text: str) -> tuple[str, str]:
+    match = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/-]*)", text)
+    assert match, text
+    return match[1], match[2]
+
+
+@pytest.mark.parametrize("name", ["litellm", "cli-proxy", "vision", "tracker"])
+def test_compose_and_dockerfile_healthchecks_probe_the_same_endpoint(raw: dict[str, Any], name: str) -> None:
+    """A compose healthcheck on /healthz over a Dockerfile one on /readyz let dependants start too early."""
+    dockerfile = (REPO_ROOT / raw["services"][name]["build"]["dockerfile"]).read_text()
+    compose_check = _health_path(" ".join(raw["services"][name]["healthcheck"]["test"]))
+    image_check = re.search(r"^HEALTHCHECK(?:.*\\\n)*.*", dockerfile, re.MULTILINE)
+    if image_check is None:
+        assert name == "litellm", f"{name}'s Dockerfile has no HEALTHCHECK"
+        return
+    assert _health_path(image_check[0]) == compose_check

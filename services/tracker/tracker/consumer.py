@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from maximus_kernel.exception_text import describe
 from tracker.accounting import Resolved, increments, resolve, script_args
 from tracker.audit import AuditLog
 from tracker.events import AttemptEvent, InvalidEvent
@@ -84,7 +85,7 @@ class Consumer:
                     await self._read_new()
             except (RedisError, OSError) as exc:
                 self.running = False
-                log.warning("Redis unavailable (%s); retrying", type(exc).__name__)
+                log.warning("Redis unavailable (%s); retrying", describe(exc))
                 await asyncio.sleep(0.5)
             except Exception:
                 self.running = False

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from maximus_kernel.exception_text import describe
 from tracker.accounting import Resolved
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
@@ -126,7 +127,7 @@ class DurableTotalsCollector(Collector):
             pipe.hgetall(month_key(time.time()))
             totals, month = pipe.execute()
         except (redis.RedisError, OSError) as exc:
-            log.warning("durable totals unavailable: %s", type(exc).__name__)
+            log.warning("durable totals unavailable: %s", describe(exc))
             return None
         return decode_hash(totals), decode_hash(month)
 

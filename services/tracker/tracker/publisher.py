@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from maximus_kernel.exception_text import describe
 from tracker.events import AttemptEvent
 from tracker.spool import Spool
 
@@ -119,7 +120,7 @@ class EventPublisher:
                 await self._xadd(batch)
                 self.published += len(batch)
             except (RedisError, OSError) as exc:
-                log.warning("Redis unreachable (%s): spooling %d events", type(exc).__name__, len(batch))
+                log.warning("Redis unreachable (%s): spooling %d events", describe(exc), len(batch))
                 self.spooled += self.spool.append(batch)
                 self._next_replay = time.monotonic() + self.retry_interval_s
         self._inflight = []
