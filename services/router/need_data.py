@@ -7,6 +7,7 @@ model learns the question's difficulty, not its format (a format feature would s
 from __future__ import annotations
 
 import json
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from router.config import PACKAGE_DIR
 REPO = PACKAGE_DIR.parents[1]
 MMLU = REPO / "data" / "routellm-mmlu" / "mmlu.jsonl"
 TRAINING_DIR = PACKAGE_DIR / "training"
+CALIBRATION_PATH = TRAINING_DIR / "calibration.jsonl"
+CALIBRATION_MMLU = 300  # quiz-like questions in the calibration sample, beside the written prompts
 # Domains whose labels are an artefact of answer parsing, not of difficulty (GPT-4 scores 3% on high-school
 # mathematics there, below chance): kept out of training and evaluation.
 ARTEFACT_DOMAINS = frozenset({"high_school_mathematics"})
@@ -59,6 +62,15 @@ def written(directory: Path = TRAINING_DIR) -> list[Example]:
         if line.strip() and not line.startswith("#"):
             examples.append(Example(line.replace("\\n", "\n"), 0, "written"))
     return examples
+
+
+def write_calibration_sample(written_texts: list[str], path: Path = CALIBRATION_PATH) -> None:
+    """The sample `maximus route calibrate` sets the shipped threshold on: the written prompts of every tier and
+    a fixed draw of MMLU questions, as chat-completion bodies, one a line."""
+    questions = [e.text for e in mmlu()]
+    texts = written_texts + random.Random(17).sample(questions, CALIBRATION_MMLU)
+    lines = [json.dumps({"model": "max-auto", "messages": [{"role": "user", "content": t}]}) for t in texts]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def apgr(scores: list[float], weak: list[float], strong: list[float], steps: int = 100) -> float:
