@@ -25,14 +25,26 @@ def test_hooks_are_defined_on_the_registered_class() -> None:
 
 async def test_max_auto_is_rewritten_with_metadata_and_headers() -> None:
     hook = RoutingHook()
-    data = ask("Write a Python function that merges two sorted lists, with tests.")
+    data = ask(fakes.HARD_PROMPT)
     data["proxy_server_request"] = {"headers": {}}
     out = await hook.async_pre_call_hook(None, None, data, "acompletion")
     assert out["model"] == "max-genius"
     assert out["metadata"]["maximus_tier"] == "power"
     assert out["metadata"]["maximus_route_reasons"]
+    score = out["metadata"]["maximus_route_score"]
+    assert isinstance(score, float) and score >= hook.sovereignty.current
     headers = await hook.async_post_call_response_headers_hook(out, None, None)
     assert headers["x-maximus-tier"] == "power" and "classifier: power" in headers["x-maximus-route-reason"]
+    assert float(headers["x-maximus-route-score"]) == pytest.approx(score, abs=1e-4)
+
+
+async def test_route_score_header_is_null_without_text() -> None:
+    hook = RoutingHook()
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    out = await hook.async_pre_call_hook(None, None, fakes.request(fakes.user([image])), "acompletion")
+    assert out["metadata"]["maximus_route_score"] is None
+    headers = await hook.async_post_call_response_headers_hook(out, None, None)
+    assert headers["x-maximus-route-score"] == "null" and headers["x-maximus-tier"] == "vision"
 
 
 async def test_header_tier_from_the_proxy_request() -> None:
