@@ -1,6 +1,7 @@
 """`maximus route`: request bodies in (one JSON object a line, or development-set case objects), decisions out
 (`{"tier", "model", "reasons", "score"}` a line, same order; score: the need model's estimate, null without
-text). Same policy code and routing.yaml as the live hook; needs no running service (budget and health come from Redis when it answers, else they are "unknown"/"up")."""
+text). Same policy code and routing.yaml as the live hook; needs no running service (budget and health come
+from Redis when it answers, else they are "unknown"/"up")."""
 
 from __future__ import annotations
 
