@@ -10,16 +10,42 @@ from __future__ import annotations
 import math
 import re
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_MATH = re.compile(r"[=+*/^<>≤≥∑∫√π]|\b(?:sin|cos|log|ln|sqrt|mod)\b")
-_CODE = re.compile(r"```|[{};]\s*$|\bdef |\bclass |\bfunction\b|\breturn\b|=>|::|\w+\(\)", re.M)
-_STEPS = re.compile(
-    r"\b(?:then|after that|next|finally|step|steps|first|second|third|each|every|both|respectively|"
-    r"if and only if|assuming|given that|suppose|prove|show that|derive|explain why|how many|calculate|compute)\b"
+_NUMBER = re.compile(r"\d+")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]", re.M)
+# Plain substring counts (str.count runs in C; a regex alternation with word boundaries cost ~10x more).
+_MATH_MARKS = ("=", "+", "*", "/", "^", "<", ">", "≤", "≥", "∑", "∫", "√", "π", "sqrt", "log(", "sin(", "cos(")
+_CODE_MARKS = ("```", "def ", "class ", "function", "return", "=>", "::", "();", "{\n", ";\n", "()", "import ")
+_STEP_MARKS = tuple(
+    f" {cue} "
+    for cue in (
+        "then",
+        "after that",
+        "next",
+        "finally",
+        "step",
+        "steps",
+        "first",
+        "second",
+        "third",
+        "each",
+        "every",
+        "both",
+        "respectively",
+        "if and only if",
+        "assuming",
+        "given that",
+        "suppose",
+        "prove",
+        "show that",
+        "derive",
+        "explain why",
+        "how many",
+        "calculate",
+        "compute",
+    )
 )
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s", re.M)
-HEAD_CHARS = 1500  # long prompts: the opening and the end carry the task; bounds the decision time
-TAIL_CHARS = 500
+HEAD_CHARS = 1000  # long prompts: the opening and the end carry the task; bounds the decision time
+TAIL_CHARS = 300
 
 
 def _clip(text: str) -> str:
@@ -41,15 +67,15 @@ def _first_line_length(text: str) -> int:
 def shape(text: str, turns: int) -> dict[str, float]:
     """Request signals that do not depend on vocabulary: they carry over to domains never seen in training."""
     clipped = _clip(text)
-    lower = clipped.lower()
+    lower = " " + clipped.lower().replace("\n", " ") + " "
     return {
         "f:chars": _squash(len(text), 4000),
         "f:task_chars": _squash(_first_line_length(text), 2000),  # the ask itself, before data or options
         "f:lines": _squash(text.count("\n"), 60),
         "f:numbers": _squash(len(_NUMBER.findall(clipped)), 30),
-        "f:math": _squash(len(_MATH.findall(clipped)), 30),
-        "f:code": _squash(len(_CODE.findall(clipped)), 10),
-        "f:steps": _squash(len(_STEPS.findall(lower)), 10),
+        "f:math": _squash(sum(lower.count(mark) for mark in _MATH_MARKS), 30),
+        "f:code": _squash(sum(clipped.count(mark) for mark in _CODE_MARKS), 10),
+        "f:steps": _squash(sum(lower.count(mark) for mark in _STEP_MARKS), 10),
         "f:list": _squash(len(_LIST_ITEM.findall(clipped)), 10),
         "f:questions": _squash(clipped.count("?"), 5),
         "f:turns": _squash(max(0, turns - 1), 10),
