@@ -41,11 +41,13 @@ def dev_cases() -> list[dict[str, Any]]:
     return copy.deepcopy(cases)
 
 
-def score(policy: RoutingPolicy, cases: list[tuple[str, str, dict[str, Any]]]) -> Accuracy:
-    """cases: (label, expected tier, request)."""
+def score(
+    policy: RoutingPolicy, cases: list[tuple[str, str, dict[str, Any]]], threshold: float | None = None
+) -> Accuracy:
+    """cases: (label, expected tier, request); threshold: the need threshold (None: the calibrated one)."""
     misses = []
     for label, expect, body in cases:
-        tier = policy.decide(body).tier
+        tier = policy.decide(body, threshold=threshold).tier
         if tier != expect:
             misses.append(f"{label}: expected {expect}, got {tier}")
     return Accuracy(len(cases) - len(misses), len(cases), misses)
@@ -96,7 +98,7 @@ def dev_targets(policy: RoutingPolicy, threshold: float | None = None) -> DevTar
         private=private_kept_local(policy, [(c["id"], c["request"]) for c in private]),
         images=score(policy, images),
         plain_local=_kept_local(policy, plain),
-        escalated=score(policy, [(c["id"], c["expect"], c["request"]) for c in escalated]),
+        escalated=score(policy, [(c["id"], c["expect"], c["request"]) for c in escalated], threshold),
         strong_kind=Accuracy(
             sum(policy.decide(c["request"], threshold=ESCALATE_ALL).tier == c["expect"] for c in strong),
             len(strong),
