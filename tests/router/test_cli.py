@@ -15,6 +15,7 @@ import pytest
 from router.cli import route_stream
 from tests.router.accuracy import dev_cases
 from tests.router.fakes import HARD_PROMPT, HARD_WRITING, ask
+from tests.router.test_request import MALFORMED
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,3 +78,47 @@ def test_maximus_route_command() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     line = json.loads(result.stdout)
     assert line["tier"] == "creative" and line["score"] > 0.5
+
+
+def test_cli_answers_every_malformed_line_and_goes_on() -> None:
+    lines = [json.dumps(p.values[0]) for p in MALFORMED] + [json.dumps(ask(HARD_WRITING))]
+    code, out = _route("\n".join(lines) + "\n")
+    assert code == 0 and len(out) == len(lines)
+    for line in out[:-1]:
+        assert line == {"tier": "local", "model": "max-buddy", "reasons": line["reasons"], "score": None}
+        assert "invalid" in line["reasons"][0]
+    assert out[-1]["tier"] == "creative"
+
+
+def test_cli_survives_an_unexpected_error_on_one_line(monkeypatch) -> None:
+    from router import cli
+
+    real = cli.route_line
+
+    def flaky(policy, line, spend, health):
+        if "boom" in line:
+            raise RuntimeError("boom")
+        return real(policy, line, spend, health)
+
+    monkeypatch.setattr(cli, "route_line", flaky)
+    code, out = _route(json.dumps(ask("boom")) + "\n" + json.dumps(ask("hello")) + "\n")
+    assert code == 0 and [line["tier"] for line in out] == ["local", "local"]
+    assert "invalid" in out[0]["reasons"][0] and "boom" not in json.dumps(out[0])
+
+
+def test_cli_lone_surrogate_and_bad_bytes_exit_0_with_one_line_each() -> None:
+    lines = [
+        b'{"model": "max-auto", "metadata": {"tier": "\\ud800"}, "messages": [{"role": "user", "content": "hi"}]}',
+        b'{"model": "max-auto", "messages": [{"role": "user", "content": "caf\xe9 \\udfff"}]}',
+        json.dumps(ask("hello")).encode(),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "router.cli"],
+        input=b"\n".join(lines) + b"\n",
+        capture_output=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = [json.loads(line) for line in result.stdout.decode("ascii").splitlines()]
+    assert len(out) == 3 and all(line["tier"] == "local" for line in out)
