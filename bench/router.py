@@ -207,10 +207,16 @@ def _apgr(policy: RoutingPolicy, folds: int) -> None:
         + f"); target >= 0.62: {_mark(mean >= 0.62)}"
     )
     if policy.classifier is not None:
-        # The topic classifier never saw MMLU: its cloud probability as a score is the old router's ranking.
+        # The topic classifier never saw MMLU: its cloud probability, on the same held-out folds, is the ranking
+        # the original router's decisions came from.
         old = [1 - policy.classify(e.text).probabilities["local"] for e in mmlu]
-        base = need_data.apgr(old, [e.weak for e in mmlu], [e.strong for e in mmlu])
-        print(f"  topic classifier's cloud probability (the original router's signal), all domains: {base:.3f}")
+        base = [
+            need_data.apgr([old[i] for i in test], [mmlu[i].weak for i in test], [mmlu[i].strong for i in test])
+            for _, test in need_train.domain_folds(mmlu, folds)
+        ]
+        base_text = ", ".join(f"{r:.3f}" for r in base)
+        mean_base = sum(base) / len(base)
+        print(f"  topic classifier's cloud probability (the original router's ranking): {mean_base:.3f} ({base_text})")
     print("  random routing: 0.5")
 
 

@@ -43,13 +43,18 @@ def _score(model: dict, text: str) -> float:
     return model["bias"] + sum(model["weights"].get(n, 0.0) * v for n, v in features(text).items())
 
 
+def domain_folds(mmlu: Sequence[Example], folds: int = 5) -> list[tuple[list[int], list[int]]]:
+    """(train, test) indices with whole domains on the test side (GroupKFold by domain)."""
+    split = GroupKFold(folds).split(mmlu, groups=[e.group for e in mmlu])
+    return [(list(train), list(test)) for train, test in split]
+
+
 def heldout_domain_apgr(
     mmlu: Sequence[Example], written: Sequence[Example], folds: int = 5, c: float = REGULARISATION
 ) -> list[float]:
     """APGR on whole MMLU domains held out from training (GroupKFold by domain), one figure per fold."""
-    groups = [e.group for e in mmlu]
     results = []
-    for train, test in GroupKFold(folds).split(mmlu, groups=groups):
+    for train, test in domain_folds(mmlu, folds):
         model = fit([mmlu[i] for i in train] + list(written), c)
         held = [mmlu[i] for i in test]
         results.append(apgr([_score(model, e.text) for e in held], [e.weak for e in held], [e.strong for e in held]))
