@@ -217,13 +217,14 @@ class RoutingPolicy:
         if score is None:
             reasons.append("default: local")
             return Decision("local", self._model("local"), reasons, budget_state=budget.state)
-        scores, matched = self.classify_with_keywords(text)
-        kind = self._strong_kind(scores)
         common = {"budget_state": budget.state, "score": score, "scored": True}
-        if scores is not None:
-            common["scores"] = {t: round(p, 3) for t, p in scores.probabilities.items()}
         if not self._escalates(score, threshold, reasons):
             return Decision("local", self._model("local"), reasons, **common)
+        # Only an escalated request needs its kind: most stay local and skip the classifier (~0.3 ms).
+        scores, matched = self.classify_with_keywords(text)
+        kind = self._strong_kind(scores)
+        if scores is not None:
+            common["scores"] = {t: round(p, 3) for t, p in scores.probabilities.items()}
         reasons.append(
             f"classifier: {kind} ({scores.probabilities[kind]:.2f})" if scores is not None else f"classifier: {kind}"
         )
