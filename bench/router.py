@@ -1,14 +1,18 @@
-"""Router quality and speed, against the original keyword-substring router measured in the same run.
+"""Router quality and speed against the issue's targets, beside baselines measured in the same run (the original
+keyword-substring router; the topic classifier's cloud probability as a need score).
 
-1. Tier accuracy on the development set (tests/router/dev_cases.py) and on held-out cases written
-   apart from the training prompts (tests/router/heldout_cases.py); private cases kept local.
-2. MT-Bench (data/routellm-mtbench): local fraction and retained quality as defined in
-   docs/reference/routing.md (power and creative both count as the strong side), beside RouteLLM's published
-   74-86% local at 95% quality.
-3. Decision latency, privacy guard included, on distinct prompts of 20 to 4,000 characters (no cache hits):
-   p50 and p99 wall time, and thread CPU time (less sensitive to other processes on a shared machine).
+1. Development set (tests/router/dev_cases.py): private cases local, images to vision, plain local cases local,
+   escalated cases to the right strong tier.
+2. MT-Bench (data/routellm-mtbench): local fraction and retained quality (docs/reference/routing.md) at the
+   calibrated threshold and at 80% local, beside RouteLLM's published 95% quality at ~86% local.
+3. APGR on MMLU domains held out from training (router.need_train, GroupKFold by domain; needs scikit-learn).
+4. The local share of a mixed request stream at the default sovereignty target, offline and with the hook's
+   online threshold controller.
+5. Decision latency, privacy guard included, on distinct prompts of 20 to 4,000 characters (no cache hits):
+   p50 and p99 wall time, and thread CPU time (less sensitive to other processes on a shared machine); and the
+   need score alone.
 
-    .venv/bin/python -m bench.router [--decisions N]
+    .venv/bin/python -m bench.router [--decisions N] [--folds K]
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ from typing import Any
 
 from router.config import load_config
 from router.policy import RoutingPolicy
-from router.request import last_user_text, media_parts
+from router.request import last_user_text
 from tests.router import accuracy
-from tests.router.heldout_cases import private_cases
 
 MAX_CHARS = 4000
 # Short keyword lists matched as substrings, as in the original plan (kept here, frozen, so the baseline does
@@ -136,47 +139,125 @@ def _latency(decide: Callable[[dict[str, Any]], Any], prompts: list[str]) -> dic
     }
 
 
-def _tier_accuracy(decide: Callable[[dict[str, Any]], Any], cases: list[tuple[str, dict[str, Any]]]) -> float:
-    return sum(decide(body).tier == expect for expect, body in cases) / len(cases)
+def _mark(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _dev_set(policy: RoutingPolicy, baseline: SubstringRouter) -> None:
+    targets = accuracy.dev_targets(policy)
+    cases = accuracy.dev_cases()
+    plain = [c for c in cases if c["expect"] == "local" and not c["kind"].startswith(accuracy.PRIVATE_KINDS)]
+    private = [c for c in cases if c["kind"].startswith(accuracy.PRIVATE_KINDS)]
+    base_plain = sum(baseline.decide(c["request"]).tier == "local" for c in plain) / len(plain)
+    base_private = sum(baseline.decide(c["request"]).tier == "local" for c in private) / len(private)
+    print("Development set (router | original substring rules)")
+    print(f"  private kept local:      {targets.private.ratio:6.1%} | {base_private:6.1%}   target 100%")
+    print(f"  images to vision:        {targets.images.ratio:6.1%} | {0:6.1%}   target 100%")
+    print(f"  plain local kept local:  {targets.plain_local.ratio:6.1%} | {base_plain:6.1%}   target >= 95%")
+    print(
+        f"  escalated, right tier:   {targets.escalated.line('escalated')} "
+        f"(every power/creative case forced to escalate: {targets.strong_kind.ratio:.1%}); target >= 90%"
+    )
+    met = (
+        targets.private.ratio == 1
+        and targets.images.ratio == 1
+        and targets.plain_local.ratio >= 0.95
+        and (targets.escalated.total == 0 or targets.escalated.ratio >= 0.9)
+        and targets.strong_kind.ratio >= 0.9
+    )
+    print(f"  development-set targets: {_mark(met)}")
+
+
+def _mtbench(policy: RoutingPolicy) -> None:
+    calibrated = accuracy.mtbench(policy)
+    point = accuracy.mtbench_at(policy, accuracy.mtbench_threshold_for_local(policy, 0.8))
+    print("MT-Bench (80 questions, first turn routed; strong = power or creative)")
+    print(
+        f"  calibrated threshold {policy.config.need.threshold:.3f}: local {calibrated.local_fraction:.1%}, "
+        f"retained quality {calibrated.retained_quality:.1%}"
+    )
+    print(
+        f"  at 80% local: retained quality {point.retained_quality:.1%} (local {point.local_fraction:.1%}); "
+        f"target >= 95% at >= 80% local: {_mark(point.retained_quality >= 0.95 and point.local_fraction >= 0.8)}"
+    )
+    curve = []
+    for share in (0.7, 0.75, 0.85, 0.9):
+        at = accuracy.mtbench_at(policy, accuracy.mtbench_threshold_for_local(policy, share))
+        curve.append(f"{at.local_fraction:.0%} local / {at.retained_quality:.1%}")
+    print("  operating curve:", "; ".join(curve))
+    print(
+        f"  all local: {calibrated.all_local_quality:.1%}; RouteLLM published: 95% at ~86% local; "
+        "the original router: 11.2% local at 99.2% (issue 11)"
+    )
+
+
+def _apgr(policy: RoutingPolicy, folds: int) -> None:
+    try:
+        from router import need_data, need_train
+    except ImportError as exc:  # scikit-learn is a training dependency (the `dev` extra)
+        print(f"APGR: skipped ({exc.name} is not installed; it comes with the dev extra)")
+        return
+    mmlu = need_data.mmlu()
+    results = need_train.heldout_domain_apgr(mmlu, need_data.written(), folds)
+    mean = sum(results) / len(results)
+    print(f"APGR on MMLU domains held out from training ({folds} folds by domain, {len(mmlu)} questions)")
+    print(
+        f"  need model: {mean:.3f} ("
+        + ", ".join(f"{r:.3f}" for r in results)
+        + f"); target >= 0.62: {_mark(mean >= 0.62)}"
+    )
+    if policy.classifier is not None:
+        # The topic classifier never saw MMLU: its cloud probability, on the same held-out folds, is the ranking
+        # the original router's decisions came from.
+        old = [1 - policy.classify(e.text).probabilities["local"] for e in mmlu]
+        base = [
+            need_data.apgr([old[i] for i in test], [mmlu[i].weak for i in test], [mmlu[i].strong for i in test])
+            for _, test in need_train.domain_folds(mmlu, folds)
+        ]
+        base_text = ", ".join(f"{r:.3f}" for r in base)
+        mean_base = sum(base) / len(base)
+        print(f"  topic classifier's cloud probability (the original router's ranking): {mean_base:.3f} ({base_text})")
+    print("  random routing: 0.5")
+
+
+def _mixed_stream(policy: RoutingPolicy) -> None:
+    stream = accuracy.mixed_stream()
+    offline = accuracy.stream_local_share(policy, stream)
+    online = accuracy.stream_local_share(policy, stream, online=True)
+    target = policy.config.sovereignty_target
+    print(f"Mixed request stream ({len(stream)} requests: dev set, held-out and private cases, MT-Bench, MMLU)")
+    print(f"  local share at the calibrated threshold: {offline:.1%}")
+    print(
+        f"  with the hook's online threshold: {online:.1%}; target {target:.0%} +- 3 points: "
+        f"{_mark(abs(online - target) <= 0.03)}"
+    )
+
+
+def _need_latency(policy: RoutingPolicy, prompts: list[str]) -> dict[str, float]:
+    wall = []
+    for text in prompts:
+        body = {"model": "max-auto", "messages": [{"role": "user", "content": text}]}
+        w0 = time.perf_counter()
+        policy.need_score(body, text)
+        wall.append((time.perf_counter() - w0) * 1000)
+    return {"p50": _percentile(wall, 0.5), "p99": _percentile(wall, 0.99)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--decisions", type=int, default=3000)
+    parser.add_argument("--folds", type=int, default=5, help="MMLU domain folds for APGR")
     args = parser.parse_args()
     config = load_config()
-    policy = RoutingPolicy(config)
+    policy = RoutingPolicy(dataclasses.replace(config, budget=dataclasses.replace(config.budget, monthly_usd=0.0)))
     baseline = SubstringRouter(ORIGINAL_KEYWORDS)
-
-    dev = [(c["expect"], c["request"]) for c in accuracy.dev_cases()]
-    from tests.router.heldout_cases import tier_cases
-
-    held = tier_cases()
-    private = private_cases() + [
-        (c["kind"], c["request"]) for c in accuracy.dev_cases() if c["kind"].startswith(("secret", "pii", "private"))
-    ]
-    print("Tier accuracy (router | original substring rules)")
-    for name, cases in (("development set", dev), ("held-out cases", held)):
-        ours, base = _tier_accuracy(policy.decide, cases), _tier_accuracy(baseline.decide, cases)
-        print(f"  {name:16s} {len(cases):3d} cases: {ours:6.1%} | {base:6.1%}")
-    kept = accuracy.private_kept_local(policy, private)
-    base_kept = sum(baseline.decide(b).tier == "local" for _, b in private)
-    print(f"  private kept local {kept.total:3d} cases: {kept.ratio:6.1%} | {base_kept / len(private):6.1%}")
-    images = sum(bool(media_parts(b)) for _, b in dev + held)
-    print(f"  ({images} cases carry images; the substring rules never reach the vision tier)")
-
-    mt = accuracy.mtbench(policy)
-    print("MT-Bench (80 questions, first turn routed; strong = power or creative)")
-    print(f"  router: local fraction {mt.local_fraction:.1%}, retained quality {mt.retained_quality:.1%}")
-    print(f"  all local: retained quality {mt.all_local_quality:.1%}; RouteLLM published: 74-86% local at 95%")
-    curve = []
-    for margin in (0.2, 0.4, 0.6, 0.8, 0.9):
-        tuned = dataclasses.replace(config, classifier=dataclasses.replace(config.classifier, local_margin=margin))
-        point = accuracy.mtbench(RoutingPolicy(tuned))
-        curve.append(f"{margin:g}: {point.local_fraction:.0%} local / {point.retained_quality:.1%}")
-    print("  operating curve (classifier.local_margin: local fraction / retained quality):", "; ".join(curve))
+    _dev_set(policy, baseline)
+    _mtbench(policy)
+    _apgr(policy, args.folds)
+    _mixed_stream(policy)
 
     prompts = _prompts(args.decisions)
+    need = _need_latency(policy, _prompts(args.decisions, seed=31))
     ours = _latency(policy.decide, prompts)
     base = _latency(baseline.decide, prompts)
     print(f"Decision latency, {len(prompts)} distinct prompts of 20-{MAX_CHARS} characters (privacy guard included)")
@@ -184,6 +265,7 @@ def main() -> None:
         f"  router:    p50 {ours['p50']:.3f} ms, p99 {ours['p99']:.3f} ms "
         f"(thread CPU p50 {ours['cpu_p50']:.3f} ms, p99 {ours['cpu_p99']:.3f} ms); target p99 <= 2 ms"
     )
+    print(f"  need score alone: p50 {need['p50']:.3f} ms, p99 {need['p99']:.3f} ms; target p99 <= 1 ms")
     print(
         f"  substring: p50 {base['p50']:.3f} ms, p99 {base['p99']:.3f} ms; "
         f"router/substring p99 ratio {ours['p99'] / max(base['p99'], 1e-9):.0f}x"

@@ -66,22 +66,26 @@ def panels() -> list:
     )
     ratio_gauge = (
         gauge.Panel()
-        .title("Sovereignty ratio, 24 h (target 90%)")
+        .title("Live local share, 1 h (router target: routing.yaml sovereignty_target)")
         .unit("percentunit")
         .min(0)
         .max(1)
-        .with_target(query("maximus:sovereignty_ratio:24h", "24 h"))
+        .description(
+            "Answers from sovereign tiers over the last hour; the router steers its threshold toward the target."
+        )
+        .with_target(query("maximus:sovereignty_ratio:1h", "1 h"))
         .thresholds(ratio_thresholds())
         .show_threshold_markers(True)
     )
     ratio_windows = (
         stat.Panel()
-        .title("Sovereignty ratio 1 h / 24 h / 30 d")
+        .title("Sovereignty ratio 1 h / 24 h / 30 d against the target")
         .unit("percentunit")
         .decimals(1)
         .with_target(query("maximus:sovereignty_ratio:1h", "1 h", "A"))
         .with_target(query("maximus:sovereignty_ratio:24h", "24 h", "B"))
         .with_target(query("maximus:sovereignty_ratio:30d", "30 d", "C"))
+        .with_target(query("maximus_sovereignty_target", "target", "D"))
         .thresholds(ratio_thresholds())
     )
     budget_gauge = (

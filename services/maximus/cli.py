@@ -72,12 +72,48 @@ def serve(
     _run(lambda: serving.serve(service, host, port or serving.default_port(service)) or 0)
 
 
-@app.command()
-def route() -> None:
-    """Route chat-completion bodies read from stdin (one JSON a line); print one decision a line."""
-    from router.cli import route_stream
+route_app = typer.Typer(
+    help="Route chat-completion bodies read from stdin (one JSON a line); print one decision a line.",
+    invoke_without_command=True,
+)
+app.add_typer(route_app, name="route")
 
-    raise typer.Exit(route_stream(sys.stdin, sys.stdout))
+
+@route_app.callback()
+def route(ctx: typer.Context) -> None:
+    """Route chat-completion bodies read from stdin (one JSON a line); print one decision a line."""
+    if ctx.invoked_subcommand is None:
+        from router.cli import route_stream
+
+        raise typer.Exit(route_stream(sys.stdin, sys.stdout))
+
+
+@route_app.command()
+def calibrate(
+    sample: Annotated[Path | None, typer.Argument(help="Request bodies or cases, one a line (default: stdin).")] = None,
+    target: Annotated[float | None, typer.Option(help="Share kept local (default: sovereignty_target).")] = None,
+    config: Annotated[Path | None, typer.Option(help="routing.yaml to write (default: the one in use).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the threshold, write nothing.")] = False,
+) -> None:
+    """Write the need threshold that keeps the sovereignty target of these requests local."""
+    import json
+
+    from router.calibrate import calibrate as run_calibration
+    from router.calibrate import config_path
+    from router.config import load_config
+    from router.policy import RoutingPolicy, default_policy
+    from router.sovereignty import write_threshold
+
+    try:
+        policy = RoutingPolicy(load_config(config)) if config else default_policy()
+        lines = sample.read_text(encoding="utf-8").splitlines() if sample else sys.stdin
+        result = run_calibration(policy, lines, target)
+        if not dry_run:
+            write_threshold(config_path(policy, config), result.threshold)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"maximus route calibrate: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result.as_output() | {"written": not dry_run}))
 
 
 @app.command()

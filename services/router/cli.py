@@ -1,6 +1,7 @@
 """`maximus route`: request bodies in (one JSON object a line, or development-set case objects), decisions out
-(`{"tier", "model", "reasons"}` a line, same order). Same policy code and routing.yaml as the live hook; needs no
-running service (budget and health come from Redis when it answers, else they are "unknown"/"up")."""
+(`{"tier", "model", "reasons", "score"}` a line, same order; score: the need model's estimate, null without
+text). Same policy code and routing.yaml as the live hook; needs no running service (budget and health come
+from Redis when it answers, else they are "unknown"/"up")."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _request_of(value: Any) -> dict[str, Any] | None:
 
 def _local(policy: RoutingPolicy, reason: str) -> dict[str, Any]:
     """The line for an input the router cannot route: local (the safe default), with the reason."""
-    return {"tier": "local", "model": policy.config.tiers["local"].model, "reasons": [reason]}
+    return {"tier": "local", "model": policy.config.tiers["local"].model, "reasons": [reason], "score": None}
 
 
 def route_line(policy: RoutingPolicy, line: str, spend: SpendReader, health: RedisTierHealth) -> dict[str, Any]:

@@ -91,6 +91,23 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class NeedConfig:
+    model_file: Path = PACKAGE_DIR / "need.json"
+    threshold: float = 0.5  # score at or above which a request is escalated (maximus route calibrate writes it)
+
+
+@dataclass(frozen=True)
+class OnlineConfig:
+    """The hook's threshold controller (router.sovereignty): bounds and window of the online adjustment."""
+
+    enabled: bool = True
+    window: int = 500  # recent decisions the live local share is computed over
+    min_decisions: int = 50  # the calibrated threshold is used alone until the window holds this many
+    recompute_every: int = 20  # decisions between two threshold updates (a sort of the window)
+    max_shift: float = 0.2  # the live threshold stays within calibrated +- max_shift, and within 0.01..0.99
+
+
+@dataclass(frozen=True)
 class RoutingConfig:
     tiers: dict[str, TierConfig]
     virtual_model: str
@@ -103,6 +120,9 @@ class RoutingConfig:
     context: ContextConfig
     classifier: ClassifierConfig
     keywords: dict[str, tuple[str, ...]]
+    need: NeedConfig = field(default_factory=NeedConfig)
+    sovereignty_target: float = 0.9
+    online: OnlineConfig = field(default_factory=OnlineConfig)
     source: Path | None = None
     endpoints: dict[str, TierEndpoint] = field(default_factory=dict)
 
@@ -225,6 +245,34 @@ def _classifier(raw: dict[str, Any]) -> ClassifierConfig:
     )
 
 
+def _need(raw: dict[str, Any]) -> NeedConfig:
+    path = Path(str(raw.get("model_file", "need.json")))
+    threshold = float(raw.get("threshold", NeedConfig.threshold))
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"need.threshold must be within 0..1, not {threshold}")
+    return NeedConfig(model_file=path if path.is_absolute() else PACKAGE_DIR / path, threshold=threshold)
+
+
+def _online(raw: dict[str, Any]) -> OnlineConfig:
+    cfg = OnlineConfig(
+        enabled=bool(raw.get("enabled", True)),
+        window=int(raw.get("window", OnlineConfig.window)),
+        min_decisions=int(raw.get("min_decisions", OnlineConfig.min_decisions)),
+        recompute_every=int(raw.get("recompute_every", OnlineConfig.recompute_every)),
+        max_shift=float(raw.get("max_shift", OnlineConfig.max_shift)),
+    )
+    if cfg.window < 1 or cfg.recompute_every < 1 or not 0.0 <= cfg.max_shift <= 1.0:
+        raise ValueError("sovereignty_online: window and recompute_every >= 1, max_shift within 0..1")
+    return cfg
+
+
+def _target(raw: dict[str, Any]) -> float:
+    target = float(raw.get("sovereignty_target", 0.9))
+    if not 0.0 <= target <= 1.0:
+        raise ValueError(f"sovereignty_target is a share of requests within 0..1, not {target}")
+    return target
+
+
 def _validate_patterns(cfg: RoutingConfig) -> None:
     for pattern in (*cfg.privacy.markers, *cfg.privacy.extra_token_patterns.values(), *cfg.privacy.health_terms):
         re.compile(pattern)
@@ -260,6 +308,9 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConf
         ),
         classifier=_classifier(raw.get("classifier") or {}),
         keywords={tier: tuple(words or ()) for tier, words in (raw.get("keywords") or {}).items()},
+        need=_need(raw.get("need") or {}),
+        sovereignty_target=_target(raw),
+        online=_online(raw.get("sovereignty_online") or {}),
         source=source,
         endpoints=_endpoints(raw.get("endpoints") or {}),
     )

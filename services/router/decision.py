@@ -22,6 +22,9 @@ _PERSONAL_LABELS = {
 def reason_code(reason: str) -> str:
     """The bounded code of one human-readable reason."""
     head = reason.split(":", 1)[0]
+    if reason.startswith("need: "):
+        # the need line of a local decision is the default; an escalation's code comes from its classifier line
+        return "" if "escalated" in reason else "default"
     if reason.startswith("classifier: "):
         tier = reason.removeprefix("classifier: ").split(" ", 1)[0]
         if tier == "power":
@@ -60,10 +63,12 @@ class Decision:
     privacy_detectors: tuple[str, ...] = ()
     budget_state: str = "unknown"  # ok | warning | exceeded | unknown | uncapped
     scores: dict[str, float] = field(default_factory=dict)
+    score: float | None = None  # the need model's score (router.need); None when there is no text to score
+    scored: bool = False  # the score and the threshold decided the tier (no forced rule did)
 
     def as_output(self) -> dict[str, Any]:
         """The `maximus route` line."""
-        return {"tier": self.tier, "model": self.model, "reasons": list(self.reasons)}
+        return {"tier": self.tier, "model": self.model, "reasons": list(self.reasons), "score": self.score}
 
     def metadata(self) -> dict[str, Any]:
         """What the LiteLLM hook puts in data["metadata"] (reaches the tracker's callbacks)."""
@@ -76,10 +81,11 @@ class Decision:
             "maximus_privacy_kinds": self.privacy_labels(),
             "maximus_explicit": self.explicit,
             "maximus_budget_state": self.budget_state,
+            "maximus_route_score": self.score,
         }
 
     def reason_codes(self) -> list[str]:
-        return list(dict.fromkeys(reason_code(r) for r in self.reasons))
+        return [code for code in dict.fromkeys(reason_code(r) for r in self.reasons) if code]
 
     def privacy_labels(self) -> list[str]:
         return sorted({privacy_label(d) for d in self.privacy_detectors})

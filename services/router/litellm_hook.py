@@ -4,10 +4,13 @@
   requests to a local group with `disable_fallbacks`, refuses them with 403 when routing.yaml says so, and puts
   the decision in data["metadata"] (maximus_tier, maximus_route_reasons: bounded codes, maximus_route_detail:
   sentences, maximus_privacy_kinds: bounded labels, ...).
-- response headers: x-maximus-tier and x-maximus-route-reason on streaming and non-streaming answers.
 - failure: a tier that did not answer becomes a clean OpenAI-style 503/504 naming the tier, its address and the fix
   (router.tier_errors), before the first chunk of a stream too; its code goes to data["metadata"]["maximus_error"]
   for the tracker.
+- response headers: x-maximus-tier, x-maximus-route-reason and x-maximus-route-score on streaming and
+  non-streaming answers.
+- the sovereignty target: the need threshold of each decision comes from router.sovereignty.ThresholdController,
+  fed with this process's own decisions (no Redis round trip in the request path).
 
 The proxy only calls hooks defined on the registered object's own class (see docs/reference/litellm.md), so
 every hook is defined on RoutingHook itself. Nothing here logs request content or matched text.
@@ -26,6 +29,7 @@ from router.budget import SpendReader
 from router.health import RedisTierHealth, TierHealth, merge
 from router.policy import RoutingPolicy, default_policy
 from router.request import MalformedRequest, check_request
+from router.sovereignty import Outcome, ThresholdController
 from router.tier_errors import describe, last_fallback, openai_error
 
 log = logging.getLogger("maximus.router")
@@ -37,6 +41,7 @@ CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})  # these need a non-e
 ERROR_META = "maximus_error"  # the clean failure's code, for the tracker's request-failed event
 TIER_HEADER = "x-maximus-tier"
 REASON_HEADER = "x-maximus-route-reason"
+SCORE_HEADER = "x-maximus-route-score"
 CLOUD_TIERS = ("power", "creative", "vision")
 
 
@@ -112,12 +117,15 @@ class RoutingHook(CustomLogger):
         self._redis_health: RedisTierHealth | None = None
         self._litellm_health = TierHealth()
         self._litellm_health_at = -1e18
+        self.sovereignty: ThresholdController | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
             policy = default_policy()
             self._spend = SpendReader(policy.config.budget)
             self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS, policy.config.budget.redis_url_envs)
+            config = policy.config
+            self.sovereignty = ThresholdController(config.need.threshold, config.sovereignty_target, config.online)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -140,8 +148,14 @@ class RoutingHook(CustomLogger):
         policy, spend, redis_health = self._state()
         headers = request_headers(data)
         decision = policy.decide(
-            data, headers=headers, budget=await spend.aread(), health=await self._health(policy, redis_health)
+            data,
+            headers=headers,
+            budget=await spend.aread(),
+            health=await self._health(policy, redis_health),
+            threshold=self.sovereignty.current,
         )
+        sovereign = policy.config.tiers[decision.tier].sovereign
+        self.sovereignty.observe(Outcome(decision.score if decision.scored else None, sovereign))
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):
             metadata = data["metadata"] = {}
@@ -197,9 +211,11 @@ class RoutingHook(CustomLogger):
             return None
         reasons = metadata.get("maximus_route_detail") or metadata.get("maximus_route_reasons") or []
         reason = "; ".join(str(r) for r in reasons)
+        score = metadata.get("maximus_route_score")
         return {
             TIER_HEADER: str(metadata["maximus_tier"]),
             REASON_HEADER: "".join(c if 32 <= ord(c) < 127 else "?" for c in reason)[:300],
+            SCORE_HEADER: f"{score:.4f}" if isinstance(score, (int, float)) else "null",
         }
 
 

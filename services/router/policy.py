@@ -1,6 +1,7 @@
 """The routing policy. Decision order, each step recording its reasons:
-explicit client choice → privacy guard → vision content → budget guard → tier health → context fit → classifier
-→ default local. No LiteLLM import: the live hook and `maximus route` share this code."""
+explicit client choice → privacy guard → vision content → budget guard → context fit → need score against the
+threshold (local unless the local answer is likely to fall short) → which strong tier (classifier) → tier health.
+No LiteLLM import: the live hook and `maximus route` share this code."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from router.decision import Decision
 from router.features import words_of
 from router.health import ALL_UP, TierHealth
 from router.keywords import KeywordRules
+from router.need import NeedModel
 from router.privacy import PrivacyFinding, PrivacyGuard
-from router.request import last_user_text
+from router.request import last_user_text, messages_of
 
 CLOUD_CANDIDATES = ("power", "creative")
 
@@ -36,6 +38,7 @@ class RoutingPolicy:
         self.keywords = KeywordRules(config.keywords)
         path = config.classifier.model_file
         self.classifier = TierClassifier.load(path) if path.is_file() else None
+        self.need = NeedModel.load(config.need.model_file) if config.need.model_file.is_file() else None
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _model(self, tier: str, reasoning: bool = False) -> str:
@@ -81,6 +84,20 @@ class RoutingPolicy:
             return best
         return "local"
 
+    def need_score(self, request: dict[str, Any], text: str) -> float | None:
+        """The need model's score of the latest user turn (None without a model or text)."""
+        if self.need is None or not text.strip():
+            return None
+        turns = sum(1 for m in messages_of(request) if m.get("role") == "user")
+        return round(self.need.score(text, max(1, turns)), 4)
+
+    @staticmethod
+    def _strong_kind(scores: TierScores | None) -> str:
+        """Which strong tier an escalated request goes to: power or creative, by the classifier's kind."""
+        if scores is None:
+            return "power"
+        return max(CLOUD_CANDIDATES, key=lambda t: scores.probabilities.get(t, 0.0))
+
     # -- the decision --------------------------------------------------------------------------------------
     def decide(
         self,
@@ -88,6 +105,21 @@ class RoutingPolicy:
         headers: Mapping[str, str] | None = None,
         budget: BudgetStatus | None = None,
         health: TierHealth = ALL_UP,
+        threshold: float | None = None,
+    ) -> Decision:
+        """`threshold`: the live one of the hook's controller (router.sovereignty); else need.threshold."""
+        decision = self._decide(request, headers, budget, health, threshold)
+        if decision.score is None:
+            decision.score = self.need_score(request, last_user_text(request))
+        return decision
+
+    def _decide(
+        self,
+        request: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        budget: BudgetStatus | None,
+        health: TierHealth,
+        threshold: float | None,
     ) -> Decision:
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         budget = budget or evaluate(self.config.budget, None)
@@ -120,7 +152,7 @@ class RoutingPolicy:
 
         if media.hit:
             return self._vision(media.kinds, health, budget, reasons)
-        return self._auto(request, text, budget, health, reasons)
+        return self._auto(request, text, budget, health, reasons, threshold)
 
     def _private(
         self,
@@ -170,10 +202,15 @@ class RoutingPolicy:
         return None
 
     def _auto(
-        self, request: dict[str, Any], text: str, budget: BudgetStatus, health: TierHealth, reasons: list[str]
+        self,
+        request: dict[str, Any],
+        text: str,
+        budget: BudgetStatus,
+        health: TierHealth,
+        reasons: list[str],
+        threshold: float | None,
     ) -> Decision:
         fit = context_fit.check(request, self.config)
-        scores, matched = self.classify_with_keywords(text)
         if not fit.fits:
             why = self._unavailable("power", budget, health)
             reasons.append(f"context: ~{fit.estimated_tokens} tokens exceed the local window of {fit.window}")
@@ -181,23 +218,46 @@ class RoutingPolicy:
                 return Decision("power", self._model("power"), reasons, budget_state=budget.state)
             reasons.append(f"power tier {why}: kept local")
             return Decision("local", self._model("local", True), reasons, budget_state=budget.state)
-        if scores is None:
+        score = self.need_score(request, text)
+        if score is None:
             reasons.append("default: local")
             return Decision("local", self._model("local"), reasons, budget_state=budget.state)
-        tier = self._pick(scores)
+        common = {"budget_state": budget.state, "score": score, "scored": True}
+        if not self._escalates(score, threshold, reasons):
+            return Decision("local", self._model("local"), reasons, **common)
+        # Only an escalated request needs its kind: most stay local and skip the classifier (~0.3 ms).
+        scores, matched = self.classify_with_keywords(text)
+        kind = self._strong_kind(scores)
+        if scores is not None:
+            common["scores"] = {t: round(p, 3) for t, p in scores.probabilities.items()}
         reasons.append(
-            f"classifier: {tier} ({scores.probabilities[tier]:.2f})"
-            + (f", keywords: {', '.join(sorted(matched))}" if matched else "")
+            f"classifier: {kind} ({scores.probabilities[kind]:.2f})" if scores is not None else f"classifier: {kind}"
         )
-        rounded = {t: round(p, 3) for t, p in scores.probabilities.items()}
-        why = self._unavailable(tier, budget, health)
+        if matched:
+            reasons[-1] += f", keywords: {', '.join(sorted(matched))}"
+        why = self._unavailable(kind, budget, health)
         if why is not None:
             skip = self.config.health.skip_to if not budget.blocks_cloud else "local"
-            reasons.append(f"{tier} tier {why}: skipped to {skip}")
-            return Decision(
-                skip, self._model(skip, tier == "power"), reasons, budget_state=budget.state, scores=rounded
+            reasons.append(f"{kind} tier {why}: skipped to {skip}")
+            common["scored"] = False  # a forced outcome for the sovereignty controller
+            return Decision(skip, self._model(skip, kind == "power"), reasons, **common)
+        return Decision(kind, self._model(kind), reasons, **common)
+
+    def _escalates(self, score: float, threshold: float | None, reasons: list[str]) -> bool:
+        calibrated = self.config.need.threshold
+        live = calibrated if threshold is None else threshold
+        target = f"sovereignty target {self.config.sovereignty_target:.0%}"
+        if score >= live:
+            reasons.append(f"need: score {score:.2f} >= threshold {live:.2f} ({target}): escalated")
+            return True
+        if score >= calibrated:
+            reasons.append(
+                f"need: score {score:.2f} >= calibrated threshold {calibrated:.2f} but kept local: the live local "
+                f"share is under the {target}, so the threshold is {live:.2f}"
             )
-        return Decision(tier, self._model(tier), reasons, budget_state=budget.state, scores=rounded)
+        else:
+            reasons.append(f"need: score {score:.2f} < threshold {live:.2f} ({target}): local")
+        return False
 
 
 _DEFAULT: RoutingPolicy | None = None

@@ -1,9 +1,15 @@
-"""Trains the tier classifier on the prompts in router/training/*.txt and writes router/classifier.json.
+"""Trains the router's two models and writes them into the router package:
+
+- classifier.json: which tier a request's kind fits (local, power, creative), from router/training/{tier}.txt;
+- need.json: the need model (router.need) with scikit-learn, from data/routellm-mmlu and training/need.txt,
+  validated on whole MMLU domains held out from training (APGR);
+- training/calibration.jsonl: the request sample `maximus route calibrate` sets need.threshold on.
 
     .venv/bin/python -m router.train [--folds 5]
+    .venv/bin/maximus route calibrate services/router/training/calibration.jsonl
 
-The training prompts are written per tier for this project; the public development set is never used here.
-numpy is needed only here, never at inference.
+The public development set and MT-Bench are never used here (they are evaluation data). numpy and scikit-learn
+(the `dev` extra) are needed only here, never at inference.
 """
 
 from __future__ import annotations
@@ -112,6 +118,32 @@ def main() -> None:
     model = fit(examples)
     args.out.write_text(json.dumps(model, separators=(",", ":"), sort_keys=True), encoding="utf-8")
     print(f"wrote {args.out} ({len(model['weights'])} features, {args.out.stat().st_size // 1024} KiB)")
+    train_need(args.folds)
+
+
+def train_need(folds: int) -> None:
+    from router import need_data, need_train
+
+    mmlu, written = need_data.mmlu(), need_data.written()
+    print(f"need model: {len(mmlu)} MMLU questions (choice labels removed), {len(written)} written prompts")
+    if folds:
+        results = need_train.heldout_domain_apgr(mmlu, written, folds)
+        print(
+            f"  APGR on MMLU domains held out from training ({folds} folds by domain): "
+            f"{sum(results) / len(results):.3f} (" + ", ".join(f"{r:.3f}" for r in results) + "); random 0.5"
+        )
+    need_train.write(need_train.fit(mmlu + written))
+    print(f"wrote {need_train.NEED_PATH}")
+    need_data.write_calibration_sample(examples_by_line())
+    print(f"wrote {need_data.CALIBRATION_PATH}")
+
+
+def examples_by_line() -> list[str]:
+    """Every written training prompt (all tiers and need.txt), as texts for the calibration sample."""
+    from router import need_data
+
+    texts = [text for text, _ in load_examples()]
+    return texts + [e.text for e in need_data.written() if e.text not in set(texts)]
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def test_route_prints_one_decision_per_line() -> None:
     assert result.exit_code == 0, result.output
     decisions = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["tier"] for d in decisions] == ["local", "local"]
-    assert all(set(d) == {"tier", "model", "reasons"} for d in decisions)
+    assert all(set(d) == {"tier", "model", "reasons", "score"} for d in decisions)
     assert any("privacy" in reason for reason in decisions[1]["reasons"])
 
 

@@ -44,3 +44,16 @@ def ask(text: str, model: str = "max-auto", **extra: Any) -> dict[str, Any]:
 KEY_VALUE = "Zq9Lw2Xe7Rt5" + "Yu3Io1Pa8Sd6"
 HEX_KEY = "8f4c" + "2b7e9a1d03c6" + "5b8e7f4a2d9c1e06"
 PASSWORD = "Xy7" + "kq9Lm2"
+
+
+# Multi-step maths the local model is likely to get wrong: a high need score, escalated to power.
+HARD_PROMPT = (
+    "A tank fills at 12 L/min and drains at 7 L/min; after 15 minutes a second pipe adds 4 L/min. If the tank holds "
+    "480 L and starts with 35 L, when is it full? Then compute how long it takes if the drain rate doubles after 30 "
+    "minutes. Show each step."
+)
+HARD_WRITING = (
+    "Write a 3,000-word short story in five acts: 1) a lighthouse keeper in 1893, 2) a storm, 3) a shipwreck with 12 "
+    "survivors, 4) a betrayal, 5) a twist ending. Each act must be 600 words, use a different narrator, and end with "
+    "the same line. Then write a 200-word summary and list every motif with the act it appears in."
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-table download when LiteLLM imports
 
@@ -11,10 +12,12 @@ import pytest
 from fastapi import HTTPException
 
 from router import litellm_hook
+from router.health import RedisTierHealth
 from router.litellm_hook import RoutingHook, proxy_hook
 from router.policy import RoutingPolicy
 from tests.router import fakes
 from tests.router.fakes import ask
+from tests.router.test_request import MALFORMED
 
 
 def test_hooks_are_defined_on_the_registered_class() -> None:
@@ -25,14 +28,26 @@ def test_hooks_are_defined_on_the_registered_class() -> None:
 
 async def test_max_auto_is_rewritten_with_metadata_and_headers() -> None:
     hook = RoutingHook()
-    data = ask("Write a Python function that merges two sorted lists, with tests.")
+    data = ask(fakes.HARD_PROMPT)
     data["proxy_server_request"] = {"headers": {}}
     out = await hook.async_pre_call_hook(None, None, data, "acompletion")
     assert out["model"] == "max-genius"
     assert out["metadata"]["maximus_tier"] == "power"
     assert out["metadata"]["maximus_route_reasons"]
+    score = out["metadata"]["maximus_route_score"]
+    assert isinstance(score, float) and score >= hook.sovereignty.current
     headers = await hook.async_post_call_response_headers_hook(out, None, None)
     assert headers["x-maximus-tier"] == "power" and "classifier: power" in headers["x-maximus-route-reason"]
+    assert float(headers["x-maximus-route-score"]) == pytest.approx(score, abs=1e-4)
+
+
+async def test_route_score_header_is_null_without_text() -> None:
+    hook = RoutingHook()
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    out = await hook.async_pre_call_hook(None, None, fakes.request(fakes.user([image])), "acompletion")
+    assert out["metadata"]["maximus_route_score"] is None
+    headers = await hook.async_post_call_response_headers_hook(out, None, None)
+    assert headers["x-maximus-route-score"] == "null" and headers["x-maximus-tier"] == "vision"
 
 
 async def test_header_tier_from_the_proxy_request() -> None:
@@ -70,3 +85,37 @@ async def test_other_call_types_are_left_alone() -> None:
 
 async def test_no_headers_without_a_decision() -> None:
     assert await RoutingHook().async_post_call_response_headers_hook({"metadata": {}}, None, None) is None
+
+
+@pytest.mark.parametrize(("body", "param"), MALFORMED)
+async def test_hook_answers_malformed_bodies_with_an_openai_400(body: dict[str, Any], param: str) -> None:
+    with pytest.raises(HTTPException) as caught:
+        await RoutingHook().async_pre_call_hook(None, None, body, "acompletion")
+    assert caught.value.status_code == 400
+    error = caught.value.detail["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
+
+
+async def test_hook_requires_messages_for_chat_only() -> None:
+    with pytest.raises(HTTPException):
+        await RoutingHook().async_pre_call_hook(None, None, {"model": "max-auto"}, "acompletion")
+    out = await RoutingHook().async_pre_call_hook(None, None, {"model": "max-auto", "input": "hi"}, "aresponses")
+    assert out["metadata"]["maximus_tier"] == "local"
+
+
+async def test_hook_rereads_litellm_cooldowns_at_the_configured_interval(config, monkeypatch) -> None:
+    calls = []
+
+    async def fake_health(policy):
+        calls.append(1)
+        return litellm_hook.TierHealth()
+
+    monkeypatch.setattr(litellm_hook, "litellm_tier_health", fake_health)
+    for refresh, expected in ((3600.0, 1), (0.0, 3)):
+        calls.clear()
+        health = dataclasses.replace(config.health, source="litellm", litellm_refresh_s=refresh)
+        policy = RoutingPolicy(dataclasses.replace(config, health=health))
+        hook = RoutingHook()
+        for _ in range(3):
+            await hook._health(policy, RedisTierHealth(health, ()))
+        assert len(calls) == expected

@@ -1,4 +1,5 @@
-"""The decision order and each rule: explicit choice, privacy, vision, budget, health, context fit, classifier."""
+"""The decision order and each rule: explicit choice, privacy, vision, budget, health, context fit, need score
+against the threshold (local by default), classifier for which strong tier."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from router.health import TierHealth
 from router.keywords import KeywordRules
 from router.policy import RoutingPolicy
 from tests.router import fakes
-from tests.router.fakes import ask, request, user
+from tests.router.fakes import HARD_PROMPT, HARD_WRITING, ask, request, user
 
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
 REMOTE_IMAGE = {"type": "image_url", "image_url": {"url": "https://img.example.net/cat.png"}}
@@ -30,14 +31,46 @@ def test_keywords_match_whole_words_only(config) -> None:
 
 def test_max_auto_reaches_each_tier(policy: RoutingPolicy) -> None:
     assert policy.decide(ask("hello!")).tier == "local"
-    assert policy.decide(ask(CODE_PROMPT)).tier == "power"
-    assert policy.decide(ask("Write a short poem about the first snow of winter.")).tier == "creative"
+    assert policy.decide(ask(HARD_PROMPT)).tier == "power"
+    assert policy.decide(ask(HARD_WRITING)).tier == "creative"
     assert policy.decide(request(user([{"type": "text", "text": "what is this?"}, IMAGE]))).tier == "vision"
+
+
+def test_topic_alone_no_longer_escalates(policy: RoutingPolicy) -> None:
+    """Everyday code and writing stay local: the local model answers them well enough."""
+    for text in (CODE_PROMPT, "Write a short poem about the first snow of winter."):
+        decision = policy.decide(ask(text))
+        assert decision.tier == "local", decision.reasons
+        assert decision.score is not None and decision.score < policy.config.need.threshold
+
+
+def test_the_threshold_turns_the_score_into_the_decision(policy: RoutingPolicy) -> None:
+    score = policy.decide(ask(CODE_PROMPT)).score
+    assert policy.decide(ask(CODE_PROMPT), threshold=score).tier == "power"
+    assert policy.decide(ask(CODE_PROMPT), threshold=min(1.0, score + 0.01)).tier == "local"
+    hard = policy.decide(ask(HARD_PROMPT), threshold=1.0)
+    assert hard.tier == "local"
+    assert any("but kept local" in r and "sovereignty target" in r for r in hard.reasons), hard.reasons
+
+
+def test_every_decision_carries_the_score(policy: RoutingPolicy) -> None:
+    forced = [
+        policy.decide(ask(HARD_PROMPT), headers={"x-maximus-tier": "local"}),
+        policy.decide(ask(f"{HARD_PROMPT} token {fakes.GITHUB_TOKEN}")),
+        policy.decide(ask(HARD_PROMPT), budget=EXCEEDED),
+    ]
+    scored = policy.decide(ask(HARD_PROMPT)).score
+    assert scored is not None and scored > 0.5
+    assert forced[0].score == scored and forced[2].score == scored
+    assert forced[1].score is not None
+    assert policy.decide(request(user([IMAGE]))).score is None  # no text to score
+    assert policy.decide({"model": "max-auto", "messages": []}).as_output()["score"] is None
 
 
 def test_decision_models_come_from_config(policy: RoutingPolicy) -> None:
     assert policy.decide(ask("hello!")).model == "max-buddy"
-    assert policy.decide(ask(CODE_PROMPT)).model == "max-genius"
+    assert policy.decide(ask(HARD_PROMPT)).model == "max-genius"
+    assert policy.decide(ask(HARD_WRITING)).model == "max-opus"
 
 
 def test_header_tier_is_honoured(policy: RoutingPolicy) -> None:
@@ -111,7 +144,7 @@ def test_vision_tier_down_skips_to_local(policy: RoutingPolicy) -> None:
 
 
 def test_budget_exceeded_sends_cloud_work_local_with_a_reason(policy: RoutingPolicy) -> None:
-    decision = policy.decide(ask(CODE_PROMPT), budget=EXCEEDED)
+    decision = policy.decide(ask(HARD_PROMPT), budget=EXCEEDED)
     assert decision.tier == "local" and not decision.refused
     assert any("budget" in r for r in decision.reasons)
 
@@ -127,13 +160,13 @@ def test_budget_warning_from_80_percent(policy: RoutingPolicy) -> None:
     assert evaluate(config, 100.0).state == "exceeded"
     assert evaluate(config, None).state == "unknown"
     assert evaluate(BudgetConfig(monthly_usd=0), 1e9).state == "uncapped"
-    decision = policy.decide(ask(CODE_PROMPT), budget=evaluate(config, 85.0))
+    decision = policy.decide(ask(HARD_PROMPT), budget=evaluate(config, 85.0))
     assert decision.tier == "power"
     assert any("budget warning" in r for r in decision.reasons)
 
 
 def test_unknown_spend_does_not_block(policy: RoutingPolicy) -> None:
-    decision = policy.decide(ask(CODE_PROMPT), budget=BudgetStatus("unknown", None, 100.0))
+    decision = policy.decide(ask(HARD_PROMPT), budget=BudgetStatus("unknown", None, 100.0))
     assert decision.tier == "power"
 
 
@@ -155,7 +188,7 @@ def test_explicit_model_of_a_down_tier_is_skipped_before_it_is_tried(policy: Rou
 
 
 def test_down_tier_is_skipped_to_local(policy: RoutingPolicy) -> None:
-    decision = policy.decide(ask(CODE_PROMPT), health=TierHealth({"power": "cooling down"}))
+    decision = policy.decide(ask(HARD_PROMPT), health=TierHealth({"power": "cooling down"}))
     assert decision.tier == "local" and decision.model == "max-planner"
     assert any("cooling down" in r for r in decision.reasons)
 
@@ -178,16 +211,24 @@ def test_context_too_long_with_power_down_stays_local(policy: RoutingPolicy) -> 
     assert decision.tier == "local"
 
 
-def test_default_local_without_a_classifier(config) -> None:
+def test_default_local_without_a_need_model(config) -> None:
+    missing = dataclasses.replace(
+        config, need=dataclasses.replace(config.need, model_file=config.need.model_file.with_name("absent.json"))
+    )
+    decision = RoutingPolicy(missing).decide(ask(HARD_PROMPT))
+    assert decision.tier == "local"
+    assert decision.reasons == ["default: local"]
+    assert decision.score is None
+
+
+def test_escalation_goes_to_power_without_a_classifier(config) -> None:
     missing = dataclasses.replace(
         config,
         classifier=dataclasses.replace(
             config.classifier, model_file=config.classifier.model_file.with_name("absent.json")
         ),
     )
-    decision = RoutingPolicy(missing).decide(ask(CODE_PROMPT))
-    assert decision.tier == "local"
-    assert decision.reasons == ["default: local"]
+    assert RoutingPolicy(missing).decide(ask(HARD_WRITING)).tier == "power"
 
 
 def test_empty_conversation_defaults_local(policy: RoutingPolicy) -> None:
@@ -204,9 +245,10 @@ def test_reasons_and_metadata_never_hold_matched_text(policy: RoutingPolicy) -> 
 @pytest.mark.parametrize(
     ("body", "codes"),
     [
-        (ask("hello!"), ["chat"]),
-        (ask(CODE_PROMPT), ["code"]),
-        (ask("Write a short poem about the first snow of winter."), ["creative"]),
+        (ask("hello!"), ["default"]),
+        (ask(CODE_PROMPT), ["default"]),
+        (ask(HARD_PROMPT), ["analysis"]),
+        (ask(HARD_WRITING), ["creative"]),
         (ask(f"token {fakes.GITHUB_TOKEN}", model="max-genius"), ["explicit", "privacy"]),
         (request(user([{"type": "text", "text": "what is this?"}, IMAGE])), ["vision"]),
     ],
@@ -216,8 +258,8 @@ def test_reason_codes_are_bounded_for_the_tracker(policy: RoutingPolicy, body, c
 
 
 def test_budget_and_fallback_codes(policy: RoutingPolicy) -> None:
-    decision = policy.decide(ask(CODE_PROMPT), budget=EXCEEDED)
-    assert decision.reason_codes() == ["budget", "code", "fallback"]
+    decision = policy.decide(ask(HARD_PROMPT), budget=EXCEEDED)
+    assert decision.reason_codes() == ["budget", "analysis", "fallback"]
 
 
 def test_config_rejects_a_bad_privacy_action(tmp_path) -> None:

@@ -25,8 +25,8 @@ IMAGE = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
     "RU5ErkJggg=="
 )
-CODE = "Write a Python function that merges overlapping intervals, with unit tests."
-POEM = "Write a short poem about the sea at dawn."
+CODE = fakes.HARD_PROMPT  # multi-step maths: a need score above the threshold, escalated to power
+POEM = fakes.HARD_WRITING  # a long constrained story: escalated to creative
 BUDGET_USD = 5.0
 
 
@@ -179,6 +179,7 @@ def test_max_auto_is_rerouted_to_each_tier(proxy, doubles, content, tier, backen
     assert response.status_code == 200, response.text
     assert response.headers["x-maximus-tier"] == tier
     assert response.headers["x-maximus-route-reason"]
+    assert 0.0 <= float(response.headers["x-maximus-route-score"]) <= 1.0  # every request here has text
     assert _saw(doubles[backend], upstream_model)
     assert not _requests(doubles["cloud"])
 
@@ -192,6 +193,7 @@ def test_tier_headers_on_streaming_answers(proxy, doubles) -> None:
         assert response.status_code == 200, chunks
         assert response.headers["x-maximus-tier"] == "creative"
         assert "classifier: creative" in response.headers["x-maximus-route-reason"]
+        assert float(response.headers["x-maximus-route-score"]) > 0.3
     assert "data:" in chunks and "[DONE]" in chunks
 
 
@@ -258,7 +260,7 @@ def test_power_request_falls_back_to_local_when_the_power_tier_is_down(power_dow
     response = _post(power_down_proxy, fakes.ask(CODE))
     assert response.status_code == 200, response.text
     assert response.headers["x-litellm-model-group"] in ("max-buddy", "max-planner")
-    assert _saw(doubles["local"], "merges overlapping intervals")
+    assert _saw(doubles["local"], "A tank fills at 12 L/min")
     assert not _requests(doubles["cloud"])
 
 

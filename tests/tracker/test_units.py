@@ -293,3 +293,55 @@ def test_redis_url_order_and_default_match_the_router() -> None:
     assert load_settings(env=both).redis_url == "redis://maximus:6379/2"  # MAXIMUS_REDIS_URL first, as the router
     assert load_settings(env={**redis_env, "MAXIMUS_REDIS_URL": ""}).redis_url == "redis://shared:6379/0"
     assert load_settings(env={"REDIS_URL": ""}).redis_url == DEFAULT_REDIS_URL  # empty means unset
+
+
+def test_route_score_travels_from_the_router_metadata_to_the_event_and_the_audit() -> None:
+    kwargs = attempt_kwargs("c-score", "max-genius", "power", metadata={"maximus_route_score": 0.8125})
+    event = build_attempt_event(SUCCESS, kwargs, TIERS)
+    assert event.route_score == 0.8125
+    assert AttemptEvent.from_json(event.to_json()).route_score == 0.8125
+    for odd in (None, "0.9", True, 1.5, -0.1):
+        kwargs = attempt_kwargs("c-odd", "max-buddy", "local", metadata={"maximus_route_score": odd})
+        assert build_attempt_event(SUCCESS, kwargs, TIERS).route_score is None
+    for bad in (2.0, "high", True):
+        with pytest.raises(InvalidEvent, match="route_score"):
+            AttemptEvent.from_dict({"kind": SUCCESS, "call_id": "x", "route_score": bad})
+    final = build_request_failed_event(
+        {**request_data("c-f", "max-genius", "power"), "metadata": {"maximus_route_score": 0.5}}, RuntimeError(), TIERS
+    )
+    assert final.route_score == 0.5
+    line = json.loads(AuditLog.line(resolve(event, load_settings(TEST_TRACKER_CONFIG), {})))
+    assert line["route_score"] == 0.8125
+
+
+def test_sovereignty_target_is_the_routers_and_is_exported() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from router.config import load_config
+    from tests.support.stack import closed_port_url
+    from tracker.metrics import DurableTotalsCollector
+
+    settings = load_settings()
+    assert settings.sovereignty_target == load_config().sovereignty_target
+    registry = CollectorRegistry()
+    unreachable = redis.Redis.from_url(closed_port_url("/0").replace("http://", "redis://"), socket_timeout=0.2)
+    registry.register(DurableTotalsCollector(unreachable, settings))
+    assert b"maximus_sovereignty_target 0.9" in generate_latest(registry)  # also while Redis is down
+
+
+def test_dashboard_shows_the_live_share_against_the_target() -> None:
+    from rich.console import Console
+
+    from tracker.dashboard import summary
+
+    stats = {
+        "sovereignty_ratio": {"all_time": 0.91, "last_24h": 0.9, "this_hour": 0.84, "target": 0.9},
+        "budget": {"month": "2026-12", "spent_usd": 1.0, "limit_usd": 20.0, "used": 0.05},
+        "saved_usd": {"month": 2.0, "all_time": 3.0, "cloud_subscription_usd_month": 20.0},
+        "fallbacks": {},
+        "privacy_pins": {},
+    }
+    console = Console(record=True, width=160)
+    console.print(summary(stats))
+    text = console.export_text()
+    assert "live (this hour) 84.0% against the target 90.0%" in text

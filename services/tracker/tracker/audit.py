@@ -40,6 +40,7 @@ class AuditLog:
                 "stream": e.stream,
                 "routed_tier": r.decision_tier,
                 "route_reasons": r.reasons,
+                "route_score": e.route_score,
                 "privacy_kinds": r.privacy_kinds,
                 "fallback_from_tier": r.fallback_from_tier,
                 "error_type": e.error_type,

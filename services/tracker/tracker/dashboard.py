@@ -46,8 +46,8 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _ratio_style(value: float | None) -> str:
-    return "dim" if value is None else ("green" if value >= 0.9 else "red")
+def _ratio_style(value: float | None, target: float = 0.9) -> str:
+    return "dim" if value is None else ("green" if value >= target - 0.03 else "red")
 
 
 def tier_table(stats: dict[str, Any]) -> Table:
@@ -77,11 +77,14 @@ def summary(stats: dict[str, Any]) -> Group:
     ratio = stats["sovereignty_ratio"]
     budget, saved = stats["budget"], stats["saved_usd"]
     lines = Text()
-    lines.append("Sovereignty  all time ")
-    lines.append(_percent(ratio["all_time"]), style=_ratio_style(ratio["all_time"]))
-    lines.append("   last 24 h ")
-    lines.append(_percent(ratio["last_24h"]), style=_ratio_style(ratio["last_24h"]))
-    lines.append("   (target 90%)\n")
+    target = ratio.get("target", 0.9)
+    lines.append("Sovereignty  live (this hour) ")
+    lines.append(_percent(ratio.get("this_hour")), style=_ratio_style(ratio.get("this_hour"), target))
+    lines.append(f" against the target {_percent(target)}   last 24 h ")
+    lines.append(_percent(ratio["last_24h"]), style=_ratio_style(ratio["last_24h"], target))
+    lines.append("   all time ")
+    lines.append(_percent(ratio["all_time"]), style=_ratio_style(ratio["all_time"], target))
+    lines.append("\n")
     lines.append(
         f"Budget {budget['month']}  ${budget['spent_usd']:.2f} of ${budget['limit_usd']:.2f}  "
         f"({_percent(budget['used'])})\n"

@@ -47,6 +47,7 @@ class AttemptEvent:
     fallback_from_tier: str | None = None
     routed_tier: str | None = None  # the router's decision (metadata maximus_tier)
     route_reasons: list[str] = field(default_factory=list)
+    route_score: float | None = None  # the router's need score (metadata maximus_route_score); None: no text
     privacy_kinds: list[str] = field(default_factory=list)
     error_type: str | None = None  # exception class only: error messages can quote the prompt
     internal: str | None = None  # a Maximus service's own sub-request (metadata maximus_internal): not a request
@@ -110,6 +111,9 @@ def _validate(event: AttemptEvent) -> None:
             raise InvalidEvent(f"{name} must be a non-negative number")
     if not isinstance(event.route_reasons, list) or not isinstance(event.privacy_kinds, list):
         raise InvalidEvent("route_reasons and privacy_kinds are lists")
+    score = event.route_score
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):
+        raise InvalidEvent("route_score is a number within 0..1 or null")
     for name in ("internal", "parent_id"):
         if getattr(event, name) is not None and not isinstance(getattr(event, name), str):
             raise InvalidEvent(f"{name} is a string or null")

@@ -6,6 +6,7 @@ The proxy calls only hooks defined on the registered object's own class, so ever
 Router metadata keys read from kwargs["litellm_params"]["metadata"] (set by the routing hook in data["metadata"]):
 - maximus_tier: str, the tier the router chose;
 - maximus_route_reasons: list[str], why;
+- maximus_route_score: float 0..1 or null, the router's need score (recorded as the event's route_score);
 - maximus_privacy_kinds: list[str], the kinds of private data that pinned the request local (empty if none);
 - maximus_pinned_local: bool, private data pinned the request to a sovereign tier (maximus_tier); a request the
   router refused (403, privacy.action: refuse) still names the model asked for in data["model"].
@@ -38,6 +39,7 @@ REASONS_META = "maximus_route_reasons"
 ERROR_META = "maximus_error"
 PRIVACY_META = "maximus_privacy_kinds"
 PINNED_META = "maximus_pinned_local"
+SCORE_META = "maximus_route_score"
 INTERNAL_META = "maximus_internal"
 PARENT_META = "maximus_parent"
 TAG_MAX_CHARS = 64
@@ -50,6 +52,13 @@ def _epoch(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return 0.0
+
+
+def _score(value: Any) -> float | None:
+    """The router's need score, if it is one (a number within 0..1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        return None
+    return float(value)
 
 
 def _strings(value: Any) -> list[str]:
@@ -136,6 +145,7 @@ def build_attempt_event(kind: str, kwargs: Mapping[str, Any], tier_of: TierLooku
         fallback_from_tier=tier_of(original) if fell_back else None,
         routed_tier=_tier(metadata.get(TIER_META)),
         route_reasons=_strings(metadata.get(REASONS_META)),
+        route_score=_score(metadata.get(SCORE_META)),
         privacy_kinds=_strings(metadata.get(PRIVACY_META)),
         error_type=(slo.get("error_information") or {}).get("error_class") if kind == FAILURE else None,
         internal=_tag(metadata, INTERNAL_META),
@@ -169,6 +179,7 @@ def build_request_failed_event(
         latency_s=max(0.0, now - received) if received else 0.0,
         routed_tier=_tier(metadata.get(TIER_META)),
         route_reasons=_strings(metadata.get(REASONS_META)),
+        route_score=_score(metadata.get(SCORE_META)),
         privacy_kinds=_strings(metadata.get(PRIVACY_META)),
         # The router's clean failure code (local_tier_unreachable, power_tier_timeout, ...) when it gave one.
         error_type=_tag(metadata, ERROR_META) or type(exception).__name__,

@@ -140,6 +140,11 @@ class DurableTotalsCollector(Collector):
             "Flat cloud subscription per month in USD (reference).",
             self.settings.subscription_usd_month,
         )
+        yield _gauge(
+            "maximus_sovereignty_target",
+            "Share of requests the router keeps on the machine (routing.yaml sovereignty_target).",
+            self.settings.sovereignty_target,
+        )
         if read is None:
             return
         totals, month = read

@@ -39,6 +39,7 @@ class Settings:
     prices: dict[str, Price] = field(default_factory=dict)
     route_reasons: tuple[str, ...] = ("default", "other")
     privacy_kinds: tuple[str, ...] = ("secret", "other")
+    sovereignty_target: float = 0.9  # the router's litellm/routing.yaml sovereignty_target (a test keeps them equal)
 
 
 def _price(raw: Any) -> Price:
@@ -89,4 +90,5 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         prices={str(group): _price(price) for group, price in (raw.get("prices") or {}).items()},
         route_reasons=_vocabulary(raw.get("route_reasons"), defaults.route_reasons),
         privacy_kinds=_vocabulary(raw.get("privacy_kinds"), defaults.privacy_kinds),
+        sovereignty_target=float(raw.get("sovereignty_target", defaults.sovereignty_target)),
     )

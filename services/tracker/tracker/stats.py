@@ -78,6 +78,8 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
         "sovereignty_ratio": {
             "all_time": None if math.isnan(all_time) else all_time,
             "last_24h": _ratio(sum(h.get("sovereign", 0) for h in hours), sum(h.get("answered", 0) for h in hours)),
+            "this_hour": _ratio(hours[0].get("sovereign", 0), hours[0].get("answered", 0)),  # the live share
+            "target": settings.sovereignty_target,
         },
         "tokens": {
             "input": sum(r["input_tokens"] for r in tiers.values()),
