@@ -173,11 +173,11 @@ def test_unknown_spend_does_not_block(policy: RoutingPolicy) -> None:
 def test_spend_older_than_the_limit_fails_closed(policy: RoutingPolicy) -> None:
     config = BudgetConfig(monthly_usd=100.0, max_staleness_s=60.0)
     for budget in (evaluate(config, None, age_s=61.0), evaluate(config, 10.0, age_s=61.0)):
-        for body in (ask(CODE_PROMPT), ask(CODE_PROMPT, model="max-genius")):
+        for body in (ask(HARD_PROMPT), ask(HARD_PROMPT, model="max-genius")):
             decision = policy.decide(body, budget=budget)
             assert decision.tier == "local", budget
             assert any("non-local tiers disabled" in r for r in decision.reasons)
-    assert policy.decide(ask(CODE_PROMPT), budget=evaluate(config, 10.0, age_s=59.0)).tier == "power"
+    assert policy.decide(ask(HARD_PROMPT), budget=evaluate(config, 10.0, age_s=59.0)).tier == "power"
 
 
 def test_explicit_model_of_a_down_tier_is_skipped_before_it_is_tried(policy: RoutingPolicy) -> None:

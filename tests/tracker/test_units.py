@@ -325,7 +325,7 @@ def test_sovereignty_target_is_the_routers_and_is_exported() -> None:
     assert settings.sovereignty_target == load_config().sovereignty_target
     registry = CollectorRegistry()
     unreachable = redis.Redis.from_url(closed_port_url("/0").replace("http://", "redis://"), socket_timeout=0.2)
-    registry.register(DurableTotalsCollector(unreachable, settings))
+    registry.register(DurableTotalsCollector(unreachable, settings, {}))
     assert b"maximus_sovereignty_target 0.9" in generate_latest(registry)  # also while Redis is down
 
 
