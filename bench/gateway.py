@@ -1,0 +1,246 @@
+"""The gateway as users see it: what Maximus adds to plain LiteLLM, and each service's memory under load.
+
+Two proxies of the same pinned LiteLLM, started the same way (`maximus serve litellm`'s environment:
+LITELLM_LOCAL_MODEL_COST_MAP, LITELLM_MODE=PRODUCTION, one worker), both answering `max-auto` from one Ollama
+double:
+- plain: a minimal config (one deployment, the master key), no hook, no callbacks;
+- maximus: the shipped litellm/config.yaml rendered by `maximus serve litellm` (routing hook, tracker callback,
+  Prometheus callback, Redis for shared cooldowns), with the stack's Redis and the tracker running.
+Rounds are interleaved (the arms' order alternates), so machine noise hits both alike. Per arm: sequential
+latency p50/p99 (non-streaming), throughput at concurrency 16, time to the first streamed content chunk.
+Memory: resident set of every service after start, after N and after 2N requests to each gateway.
+
+    .venv/bin/python -m bench.gateway [--rounds R] [--sequential N] [--burst N] [--streams N] [--memory-requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from maximus import litellm_config
+from tests.support.memory import rss_mib
+from tests.support.processes import VENV_BIN, free_port, running
+from tests.support.stack import litellm_proxy, ollama_double
+from tests.tracker.conftest import RedisProcess, TrackerProcess
+
+MASTER_KEY = "sk-bench-" + "gateway"
+BODY = {"model": "max-auto", "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
+CONCURRENCY = 16
+
+
+@dataclass
+class Arm:
+    name: str
+    base_url: str
+    pid: int
+    sequential: list[float] = field(default_factory=list)
+    first_chunk: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    requests: int = 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def plain_config(folder: Path, ollama_base: str) -> Path:
+    """The shipped max-auto deployment (same model, address and prices), LiteLLM's own master-key auth, nothing else."""
+    rendered = litellm_config.render({"OLLAMA_API_BASE": ollama_base})
+    deployment = next(entry for entry in rendered["model_list"] if entry["model_name"] == "max-auto")
+    deployment["litellm_params"]["api_base"] = ollama_base
+    config = {"model_list": [deployment], "general_settings": {"master_key": "os.environ/MAXIMUS_MASTER_KEY"}}
+    path = folder / "plain-litellm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@contextlib.contextmanager
+def plain_litellm(folder: Path, ollama_base: str) -> Iterator[Arm]:
+    """Plain LiteLLM, started with exactly the environment `maximus serve litellm` adds (see maximus/serve.py)."""
+    port = free_port()
+    env = {"MAXIMUS_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
+    cmd = [str(VENV_BIN / "litellm"), "--config", str(plain_config(folder, ollama_base)), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port)]
+    health = f"http://127.0.0.1:{port}/health/liveliness"
+    with running(cmd, env=env, log_path=folder / "plain.log", health_url=health, timeout=180, cwd=folder) as proc:
+        yield Arm("plain LiteLLM", f"http://127.0.0.1:{port}", proc.pid)
+
+
+@contextlib.contextmanager
+def maximus_gateway(folder: Path, ollama_base: str, redis_url: str) -> Iterator[Arm]:
+    backends = {"OLLAMA_API_BASE": ollama_base, "REDIS_URL": redis_url, "MAXIMUS_SPOOL_DIR": str(folder / "spool")}
+    with litellm_proxy(folder, backends, master_key=MASTER_KEY) as proxy:
+        pid = int(proxy_pid(proxy.port))
+        yield Arm("Maximus gateway", proxy.base_url, pid)
+
+
+def proxy_pid(port: int) -> str:
+    """The pid listening on `port` (maximus serve execs LiteLLM, so it is the pid `running` started)."""
+    inode = next(
+        line.split()[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+    )
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            if fd.readlink().name == f"socket:[{inode}]":
+                return fd.parts[2]
+    raise RuntimeError(f"no process found listening on port {port}")
+
+
+def sequential(client: httpx.Client, arm: Arm, n: int) -> None:
+    for _ in range(n):
+        started = time.perf_counter()
+        response = client.post(f"{arm.base_url}/v1/chat/completions", json=BODY)
+        arm.sequential.append(time.perf_counter() - started)
+        response.raise_for_status()
+    arm.requests += n
+
+
+def first_chunks(client: httpx.Client, arm: Arm, n: int) -> None:
+    for _ in range(n):
+        started, first = time.perf_counter(), None
+        with client.stream("POST", f"{arm.base_url}/v1/chat/completions", json={**BODY, "stream": True}) as reply:
+            reply.raise_for_status()
+            for line in reply.iter_lines():
+                if first is None and line.startswith("data: {"):
+                    if json.loads(line[6:])["choices"][0]["delta"].get("content"):
+                        first = time.perf_counter() - started
+        if first is None:
+            raise RuntimeError(f"{arm.name}: the stream carried no content")
+        arm.first_chunk.append(first)
+    arm.requests += n
+
+
+async def _burst(base_url: str, total: int, concurrency: int) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=60) as client:
+        remaining = iter(range(total))
+
+        async def worker() -> None:
+            for _ in remaining:
+                (await client.post("/v1/chat/completions", json=BODY)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - started)
+
+
+def burst(arm: Arm, total: int) -> None:
+    arm.rates.append(asyncio.run(_burst(arm.base_url, total, CONCURRENCY)))
+    arm.requests += total
+
+
+def load(arm: Arm, requests: int) -> None:
+    """Requests at concurrency 16 until `arm` has served `requests` in all (for the memory figures)."""
+    if arm.requests < requests:
+        asyncio.run(_burst(arm.base_url, requests - arm.requests, CONCURRENCY))
+        arm.requests = requests
+
+
+def report_latency(plain: Arm, full: Arm) -> None:
+    def row(label: str, a: float, b: float, unit: str = "ms") -> None:
+        print(f"{label:<34} {a:10.2f} {b:10.2f}   added {b - a:+7.2f} {unit}")
+
+    print(f"{'':<34} {'plain':>10} {'maximus':>10}")
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        a, b = percentile(plain.sequential, q) * 1000, percentile(full.sequential, q) * 1000
+        row(f"sequential latency {name} (ms)", a, b)
+    a, b = statistics.median(plain.first_chunk) * 1000, statistics.median(full.first_chunk) * 1000
+    row("time to first chunk p50 (ms)", a, b)
+    rate_a, rate_b = statistics.median(plain.rates), statistics.median(full.rates)
+    print(f"{'throughput, concurrency 16 (req/s)':<34} {rate_a:10.1f} {rate_b:10.1f}   ratio {rate_b / rate_a:6.1%}")
+    added50 = (percentile(full.sequential, 0.5) - percentile(plain.sequential, 0.5)) * 1000
+    print(f"Maximus adds {added50:+.2f} ms at p50 and keeps {rate_b / rate_a:.0%} of plain LiteLLM's throughput")
+
+
+@contextlib.contextmanager
+def workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        yield Path(tmp)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--sequential", type=int, default=40, help="sequential requests per arm and round")
+    parser.add_argument("--burst", type=int, default=160, help="requests per arm and round at concurrency 16")
+    parser.add_argument("--streams", type=int, default=15, help="streamed requests per arm and round")
+    parser.add_argument("--memory-requests", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep the services' logs there")
+    args = parser.parse_args()
+    with workdir(args.keep) as folder, contextlib.ExitStack() as stack:
+        redis_server = RedisProcess(folder / "redis")
+        redis_server.start()
+        stack.callback(redis_server.stop)
+        tracker = TrackerProcess(redis_server.url, folder / "tracker")
+        tracker.start()
+        stack.callback(tracker.stop)
+        double = stack.enter_context(ollama_double(folder))
+        arms = [
+            stack.enter_context(plain_litellm(folder, double.base_url)),
+            stack.enter_context(maximus_gateway(folder, double.base_url, redis_server.url)),
+        ]
+        services = {
+            **{arm.name: arm.pid for arm in arms},
+            "tracker": tracker.proc.pid if tracker.proc else 0,
+            "redis": redis_server.proc.pid if redis_server.proc else 0,
+        }
+        memory = {name: [rss_mib(pid)] for name, pid in services.items()}
+        client = stack.enter_context(httpx.Client(headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=60))
+        for arm in arms:  # warm-up: imports, connection pools, the hook's first-request state
+            sequential(client, arm, 10)
+            first_chunks(client, arm, 2)
+            arm.sequential.clear(), arm.first_chunk.clear()
+        for round_no in range(args.rounds):
+            for arm in arms if round_no % 2 == 0 else arms[::-1]:
+                sequential(client, arm, args.sequential)
+                burst(arm, args.burst)
+                first_chunks(client, arm, args.streams)
+        plain, full = arms
+        print(
+            f"gateway, max-auto from one Ollama double: {args.rounds} interleaved rounds of {args.sequential} "
+            f"sequential, {args.burst} at concurrency {CONCURRENCY} and {args.streams} streamed requests per arm"
+        )
+        report_latency(plain, full)
+        for target in (args.memory_requests, 2 * args.memory_requests):
+            for arm in arms:
+                load(arm, target)
+            memory_after(memory, services)
+        report_memory(memory, args.memory_requests)
+
+
+def memory_after(memory: dict[str, list[float]], services: dict[str, int]) -> None:
+    for name, pid in services.items():
+        memory[name].append(rss_mib(pid))
+
+
+def report_memory(memory: dict[str, list[float]], n: int) -> None:
+    print(f"resident memory (MiB, process and children): after start, after {n:,} and {2 * n:,} requests per gateway")
+    for name, (start, after_n, after_2n) in memory.items():
+        print(
+            f"  {name:<18} {start:8.1f} {after_n:8.1f} {after_2n:8.1f}   "
+            f"growth over the second {n:,}: {after_2n - after_n:+.1f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
