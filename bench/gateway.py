@@ -116,9 +116,9 @@ def first_chunks(client: httpx.Client, arm: Arm, n: int) -> None:
         with client.stream("POST", f"{arm.base_url}/v1/chat/completions", json={**BODY, "stream": True}) as reply:
             reply.raise_for_status()
             for line in reply.iter_lines():
-                if first is None and line.startswith("data: {"):
-                    if json.loads(line[6:])["choices"][0]["delta"].get("content"):
-                        first = time.perf_counter() - started
+                data = json.loads(line[6:]) if first is None and line.startswith("data: {") else None
+                if data and data["choices"] and data["choices"][0]["delta"].get("content"):
+                    first = time.perf_counter() - started
         if first is None:
             raise RuntimeError(f"{arm.name}: the stream carried no content")
         arm.first_chunk.append(first)
