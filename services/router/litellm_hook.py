@@ -13,6 +13,7 @@ both hooks are defined on RoutingHook itself. Nothing here logs request content 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})  # these need a non-e
 TIER_HEADER = "x-maximus-tier"
 REASON_HEADER = "x-maximus-route-reason"
 CLOUD_TIERS = ("power", "creative", "vision")
+_NOT_HEADER_SAFE = re.compile(r"[^\x20-\x7e]")  # one regex pass, not a generator per character
 
 
 def request_headers(data: dict[str, Any]) -> dict[str, str]:
@@ -156,7 +158,7 @@ class RoutingHook(CustomLogger):
         reason = "; ".join(str(r) for r in reasons)
         return {
             TIER_HEADER: str(metadata["maximus_tier"]),
-            REASON_HEADER: "".join(c if 32 <= ord(c) < 127 else "?" for c in reason)[:300],
+            REASON_HEADER: _NOT_HEADER_SAFE.sub("?", reason[:300]),
         }
 
 
