@@ -27,12 +27,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import yaml
 
 from cli_proxy.adapters.claude import HEADLESS_ARGS, user_message
+from tests.support.memory import rss_mib
 from tests.support.processes import free_port, running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,12 +124,12 @@ def interleaved(
     return results
 
 
-def config_file(folder: Path, name: str = "cli-proxy", claude: dict | None = None) -> Path:
+def config_file(folder: Path, name: str = "cli-proxy", claude: dict | None = None, concurrency: int = 1) -> Path:
     data = {
         "search_path": [str(FAKES)],
         "use_system_path": False,
         "state_dir": str(folder / name / "state"),
-        "defaults": {"concurrency": 1},
+        "defaults": {"concurrency": concurrency},
         "clis": {"claude": claude or {}},
         "models": {"claude-opus": {"cli": "claude", "model": "opus"}},
     }
@@ -136,19 +138,38 @@ def config_file(folder: Path, name: str = "cli-proxy", claude: dict | None = Non
     return path
 
 
+def memory(folder: Path, requests: int) -> None:
+    """The proxy's resident memory (its CLI processes included) after start, after N and after 2N requests."""
+    with proxy_process(folder, config_file(folder, "memory", concurrency=4)) as (client, pid):
+        figures = [rss_mib(pid)]
+        for _ in range(2):
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: proxied_full(client, PROMPT_ANSWER), range(requests)))
+            figures.append(rss_mib(pid))
+    start, after_n, after_2n = figures
+    print(
+        f"resident memory of the CLI proxy (MiB): after start {start:.1f}, after {requests:,} requests "
+        f"{after_n:.1f}, after {2 * requests:,} {after_2n:.1f} (growth over the second {requests:,}: "
+        f"{after_2n - after_n:+.1f} MiB)"
+    )
+
+
 @contextlib.contextmanager
-def proxy_process(folder: Path, config: Path) -> Iterator[httpx.Client]:
+def proxy_process(folder: Path, config: Path) -> Iterator[tuple[httpx.Client, int]]:
+    """The proxy as its own process (uvicorn, one worker): a client for it, and its pid."""
     port = free_port()
     env = {**child_env(), "CLI_PROXY_CONFIG": str(config), "CLI_PROXY_API_KEY": KEY}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "cli_proxy.app:create_app", "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
     with (
-        running(cmd, env=env, log_path=folder / f"{config.stem}.log", health_url=f"http://127.0.0.1:{port}/healthz"),
+        running(
+            cmd, env=env, log_path=folder / f"{config.stem}.log", health_url=f"http://127.0.0.1:{port}/healthz"
+        ) as proc,
         httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
         ) as client,
     ):
-        yield client
+        yield client, proc.pid
 
 
 def first_token(client: httpx.Client) -> float:
@@ -173,7 +194,7 @@ def warm_versus_cold(folder: Path, repeats: int) -> None:
     slow = {"env": {"FAKE_CLI_START_S": str(START_S)}}
     warm_config = config_file(folder, "warm", {**slow, "warm_pool": {"size": 1, "idle_lifetime_s": 600}})
     cold_config = config_file(folder, "cold", {**slow, "warm_pool": {"size": 0}})
-    with proxy_process(folder, warm_config) as warm, proxy_process(folder, cold_config) as cold:
+    with proxy_process(folder, warm_config) as (warm, _), proxy_process(folder, cold_config) as (cold, _):
         first_token(warm)  # a miss: the pool fills behind it
         times: dict[str, list[float]] = {"warm": [], "cold": []}
         for _ in range(repeats):
@@ -207,10 +228,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--warm-repeats", type=int, default=10)
+    parser.add_argument("--memory-requests", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        with proxy_process(folder, config_file(folder)) as client:
+        with proxy_process(folder, config_file(folder)) as (client, _):
             runs: dict[str, Callable[[], tuple[float, float | None]]] = {
                 "direct": lambda: direct_run(PROMPT_ANSWER),
                 "full": lambda: (proxied_full(client, PROMPT_ANSWER), None),
@@ -231,6 +253,7 @@ def main() -> None:
     report("first delta printed -> first SSE chunk", proxy_first, direct_first)
     with tempfile.TemporaryDirectory() as tmp:
         warm_versus_cold(Path(tmp), args.warm_repeats)
+        memory(Path(tmp), args.memory_requests)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 from tests.support.processes import REPO
 
 SMALL_RUNS = {
-    "bench.cli_proxy": ["--repeats", "3", "--warm-repeats", "2"],
+    "bench.cli_proxy": ["--repeats", "3", "--warm-repeats", "2", "--memory-requests", "10"],
     "bench.gateway": [
         "--rounds",
         "2",
