@@ -34,7 +34,7 @@ import httpx
 import yaml
 
 from cli_proxy.adapters.claude import HEADLESS_ARGS, user_message
-from tests.support.memory import rss_mib
+from tests.support.proc_stats import rss_mib
 from tests.support.processes import free_port, running
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ import httpx
 import yaml
 
 from maximus import litellm_config
-from tests.support.memory import rss_mib
+from tests.support.proc_stats import cpu_seconds, rss_mib
 from tests.support.processes import VENV_BIN, free_port, running
 from tests.support.stack import litellm_proxy, ollama_double
 from tests.tracker.conftest import RedisProcess, TrackerProcess
@@ -49,6 +49,7 @@ class Arm:
     first_chunk: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
     requests: int = 0
+    cpu_s: float = 0.0  # the proxy's CPU time over the measured sequential requests
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -146,10 +147,9 @@ def burst(arm: Arm, total: int) -> None:
 
 
 def load(arm: Arm, requests: int) -> None:
-    """Requests at concurrency 16 until `arm` has served `requests` in all (for the memory figures)."""
-    if arm.requests < requests:
-        asyncio.run(_burst(arm.base_url, requests - arm.requests, CONCURRENCY))
-        arm.requests = requests
+    """`requests` more at concurrency 16 (for the memory figures)."""
+    asyncio.run(_burst(arm.base_url, requests, CONCURRENCY))
+    arm.requests += requests
 
 
 def report_latency(plain: Arm, full: Arm) -> None:
@@ -164,6 +164,8 @@ def report_latency(plain: Arm, full: Arm) -> None:
     row("time to first chunk p50 (ms)", a, b)
     rate_a, rate_b = statistics.median(plain.rates), statistics.median(full.rates)
     print(f"{'throughput, concurrency 16 (req/s)':<34} {rate_a:10.1f} {rate_b:10.1f}   ratio {rate_b / rate_a:6.1%}")
+    cpu_a, cpu_b = (arm.cpu_s / max(1, len(arm.sequential)) * 1000 for arm in (plain, full))
+    row("proxy CPU per request (ms)", cpu_a, cpu_b)
     added50 = (percentile(full.sequential, 0.5) - percentile(plain.sequential, 0.5)) * 1000
     print(f"Maximus adds {added50:+.2f} ms at p50 and keeps {rate_b / rate_a:.0%} of plain LiteLLM's throughput")
 
@@ -212,7 +214,9 @@ def main() -> None:
             arm.sequential.clear(), arm.first_chunk.clear()
         for round_no in range(args.rounds):
             for arm in arms if round_no % 2 == 0 else arms[::-1]:
+                used = cpu_seconds(arm.pid)
                 sequential(client, arm, args.sequential)
+                arm.cpu_s += cpu_seconds(arm.pid) - used
                 burst(arm, args.burst)
                 first_chunks(client, arm, args.streams)
         plain, full = arms
@@ -221,11 +225,13 @@ def main() -> None:
             f"sequential, {args.burst} at concurrency {CONCURRENCY} and {args.streams} streamed requests per arm"
         )
         report_latency(plain, full)
-        for target in (args.memory_requests, 2 * args.memory_requests):
-            for arm in arms:
-                load(arm, target)
-            memory_after(memory, services)
-        report_memory(memory, args.memory_requests)
+        counts = [0, min(arm.requests for arm in arms)]
+        memory_after(memory, services)  # after the measured rounds (and their warm-up)
+        for arm in arms:
+            load(arm, args.memory_requests)
+        counts.append(counts[1] + args.memory_requests)
+        memory_after(memory, services)
+        report_memory(memory, counts)
 
 
 def memory_after(memory: dict[str, list[float]], services: dict[str, int]) -> None:
@@ -233,12 +239,13 @@ def memory_after(memory: dict[str, list[float]], services: dict[str, int]) -> No
         memory[name].append(rss_mib(pid))
 
 
-def report_memory(memory: dict[str, list[float]], n: int) -> None:
-    print(f"resident memory (MiB, process and children): after start, after {n:,} and {2 * n:,} requests per gateway")
-    for name, (start, after_n, after_2n) in memory.items():
+def report_memory(memory: dict[str, list[float]], counts: list[int]) -> None:
+    """RSS after start, after the rounds and after `--memory-requests` more: the last growth shows a leak."""
+    print("resident memory (MiB, process and children), after " + ", ".join(f"{n:,}" for n in counts) + " requests")
+    for name, figures in memory.items():
+        cells = "".join(f"{value:10.1f}" for value in figures)
         print(
-            f"  {name:<18} {start:8.1f} {after_n:8.1f} {after_2n:8.1f}   "
-            f"growth over the second {n:,}: {after_2n - after_n:+.1f} MiB"
+            f"  {name:<18}{cells}   growth over the last {counts[2] - counts[1]:,}: {figures[2] - figures[1]:+.1f} MiB"
         )
 
 

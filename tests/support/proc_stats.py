@@ -1,7 +1,8 @@
-"""Resident memory of a process tree, read from /proc (Linux): what `make bench` reports per service."""
+"""Resident memory and CPU time of processes, read from /proc (Linux): what `make bench` reports per service."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -35,3 +36,12 @@ def rss_mib(pid: int) -> float:
         total += _rss_kib(current)
         pending += _children(current)
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time `pid` has used so far (its own threads; 0.0 when it is gone)."""
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
