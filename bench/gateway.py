@@ -19,12 +19,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import yaml
@@ -38,6 +40,7 @@ from tests.tracker.conftest import RedisProcess, TrackerProcess
 MASTER_KEY = "sk-bench-" + "gateway"
 BODY = {"model": "max-auto", "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 CONCURRENCY = 16
+OWN_PARTS = ("auth", "routing hook", "response headers", "tracker callback")
 
 
 @dataclass
@@ -152,6 +155,57 @@ def load(arm: Arm, requests: int) -> None:
     arm.requests += requests
 
 
+def own_code(requests: int, redis_url: str) -> dict[str, float]:
+    """Thread CPU time (us, median) of each Maximus part per request, called in-process as the proxy calls them:
+    less sensitive to a busy machine than the end-to-end figures above."""
+    from maximus.litellm_auth import master_key_auth
+    from router.litellm_hook import RoutingHook
+    from tests.tracker.shapes import attempt_kwargs
+    from tracker.litellm_callback import SovereigntyEventPublisher
+    from tracker.publisher import EventPublisher
+
+    # The bench's Redis (never the stack's on 6379): the guards read it, the publisher writes its own stream.
+    env = {"MAXIMUS_REDIS_URL": redis_url, "MAXIMUS_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    with mock.patch.dict(os.environ, env), tempfile.TemporaryDirectory() as spool:
+        hook = RoutingHook()
+        callback = SovereigntyEventPublisher(EventPublisher(redis_url, "bench:own-code", Path(spool)))
+        headers = {"authorization": "Bearer x", "content-type": "application/json", "user-agent": "bench"}
+
+        async def one(i: int, costs: dict[str, list[int]]) -> None:
+            data = {**BODY, "metadata": {"headers": headers}, "proxy_server_request": {"headers": headers}}
+            parts = (
+                ("auth", master_key_auth(None, MASTER_KEY)),  # type: ignore[arg-type]
+                ("routing hook", hook.async_pre_call_hook(None, None, data, "acompletion")),
+                ("response headers", hook.async_post_call_response_headers_hook(data, None, None)),
+                (
+                    "tracker callback",
+                    callback.async_log_success_event(attempt_kwargs(f"c{i}", "max-buddy", "local"), None, 0, 0),
+                ),
+            )
+            for name, call in parts:
+                started = time.thread_time_ns()
+                await call
+                costs[name].append(time.thread_time_ns() - started)
+
+        async def run() -> dict[str, list[int]]:
+            costs: dict[str, list[int]] = {name: [] for name in OWN_PARTS}
+            for i in range(requests + 20):
+                await one(i, costs)
+                await asyncio.sleep(0)  # background work (the publisher) runs here, outside the timed calls
+            await callback.publisher.drain(10)
+            await callback.publisher.close()
+            return {name: values[20:] for name, values in costs.items()}  # the first calls load state
+
+        costs = asyncio.run(run())
+    return {name: statistics.median(values) / 1000 for name, values in costs.items()}
+
+
+def report_own_code(costs: dict[str, float], requests: int) -> None:
+    parts = ", ".join(f"{name} {value:.0f}" for name, value in costs.items())
+    print(f"Maximus's own code per request, in-process, thread CPU p50 over {requests:,} calls (us): {parts}; ", end="")
+    print(f"total {sum(costs.values()):.0f} us")
+
+
 def report_latency(plain: Arm, full: Arm) -> None:
     def row(label: str, a: float, b: float, unit: str = "ms") -> None:
         print(f"{label:<34} {a:10.2f} {b:10.2f}   added {b - a:+7.2f} {unit}")
@@ -187,6 +241,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=160, help="requests per arm and round at concurrency 16")
     parser.add_argument("--streams", type=int, default=15, help="streamed requests per arm and round")
     parser.add_argument("--memory-requests", type=int, default=1000)
+    parser.add_argument("--own-requests", type=int, default=2000, help="in-process calls of each Maximus part")
     parser.add_argument("--keep", type=Path, help="run in this folder and keep the services' logs there")
     args = parser.parse_args()
     with workdir(args.keep) as folder, contextlib.ExitStack() as stack:
@@ -225,6 +280,7 @@ def main() -> None:
             f"sequential, {args.burst} at concurrency {CONCURRENCY} and {args.streams} streamed requests per arm"
         )
         report_latency(plain, full)
+        report_own_code(own_code(args.own_requests, redis_server.url), args.own_requests)
         counts = [0, min(arm.requests for arm in arms)]
         memory_after(memory, services)  # after the measured rounds (and their warm-up)
         for arm in arms:
