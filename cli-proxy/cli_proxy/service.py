@@ -62,6 +62,8 @@ class CliProxy:
             self._spawn_warm,
             self._count_warm,
         )
+        for name in settings.clis:  # read when scraped, so never stale
+            metrics.warm_waiting.labels(name).set_function(lambda name=name: self.warm.waiting(name))
 
     def target(self, model: str) -> Target:
         """The CLI behind `model`, found now (a CLI installed later is picked up): else 404."""
@@ -160,7 +162,6 @@ class CliProxy:
         except RuntimeError:
             shutil.rmtree(scratch, ignore_errors=True)
             return None
-        self.metrics.warm_waiting.labels(key.cli).set(self.warm.waiting(key.cli) + 1)
         return WarmWorker(key, run, scratch, slot, time.monotonic())
 
     def _count_warm(self, cli: str, outcome: str) -> None:
@@ -177,7 +178,6 @@ class CliProxy:
                 return
         key = self._pool_key(target, prompt)
         worker = self.warm.take(key) if key else None
-        self.metrics.warm_waiting.labels(cli).set(self.warm.waiting(cli))
         run = worker.run if worker else self._new_run(target, prompt, paths)
         self.live.add(run)
         self.metrics.running.labels(cli).inc()

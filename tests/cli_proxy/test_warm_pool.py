@@ -54,6 +54,8 @@ def test_each_warm_process_serves_exactly_one_request(proxy_factory: Callable) -
         assert all(answer["prompt"] == "SCENARIO=echo hello" for answer in served)
         assert all(answer["model"] == "opus" for answer in served)
         assert pool_counts(proxy) == {"hit": 3.0, "miss": 1.0}
+        wait_waiting(proxy, 1)
+        assert 'cli_proxy_warm_processes{cli="claude"} 1.0' in httpx.get(f"{proxy.base_url}/metrics").text
         assert wait_gone(pids) == [], "a process lived on after its request"
 
 
