@@ -52,7 +52,7 @@ class Arm:
     first_chunk: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
     requests: int = 0
-    cpu_s: float = 0.0  # the proxy's CPU time over the measured sequential requests
+    cpu_s: float = 0.0  # the proxy's CPU time over the sequential blocks (background logging included)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -206,6 +206,22 @@ def report_own_code(costs: dict[str, float], requests: int) -> None:
     print(f"total {sum(costs.values()):.0f} us")
 
 
+def interleaved_round(client: httpx.Client, arms: list[Arm], args: argparse.Namespace) -> None:
+    """Sequential and streamed requests alternate between the arms one by one, so that a burst of load from
+    elsewhere hits both; the CPU time is each proxy's own over the whole sequential block."""
+    used = [cpu_seconds(arm.pid) for arm in arms]
+    for _ in range(args.sequential):
+        for arm in arms:
+            sequential(client, arm, 1)
+    for arm, before in zip(arms, used, strict=True):
+        arm.cpu_s += cpu_seconds(arm.pid) - before
+    for arm in arms:
+        burst(arm, args.burst)
+    for _ in range(args.streams):
+        for arm in arms:
+            first_chunks(client, arm, 1)
+
+
 def report_latency(plain: Arm, full: Arm) -> None:
     def row(label: str, a: float, b: float, unit: str = "ms") -> None:
         print(f"{label:<34} {a:10.2f} {b:10.2f}   added {b - a:+7.2f} {unit}")
@@ -268,12 +284,7 @@ def main() -> None:
             first_chunks(client, arm, 2)
             arm.sequential.clear(), arm.first_chunk.clear()
         for round_no in range(args.rounds):
-            for arm in arms if round_no % 2 == 0 else arms[::-1]:
-                used = cpu_seconds(arm.pid)
-                sequential(client, arm, args.sequential)
-                arm.cpu_s += cpu_seconds(arm.pid) - used
-                burst(arm, args.burst)
-                first_chunks(client, arm, args.streams)
+            interleaved_round(client, arms if round_no % 2 == 0 else arms[::-1], args)
         plain, full = arms
         print(
             f"gateway, max-auto from one Ollama double: {args.rounds} interleaved rounds of {args.sequential} "
