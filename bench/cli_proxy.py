@@ -2,6 +2,9 @@
 
 1. Added latency, non-streaming: the fake `claude` run directly (spawn, prompt on stdin, read to its result
    line) against the same request through the proxy over HTTP (spawn included on both sides); p50 and p99.
+3. Warm workers: time to the first streamed token with a CLI double that takes 1.5 s to start before it reads
+   stdin, through a proxy whose pool keeps one process waiting (warm) and through one without a pool (cold, what
+   every request paid before warm workers); requests arrive after the pool has refilled.
 2. First-delta delay, streaming: the fake prints its first delta with the wall-clock time in it; the delay is
    the time from that print to the client receiving the SSE chunk with it. Baseline: the same delay for a
    reader of the CLI's stdout pipe.
@@ -14,20 +17,24 @@ The proxy runs as its own process (uvicorn, one worker) with the fake CLIs from 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import yaml
 
-from cli_proxy.adapters.claude import HEADLESS_ARGS
+from cli_proxy.adapters.claude import HEADLESS_ARGS, user_message
+from tests.support.proc_stats import rss_mib
 from tests.support.processes import free_port, running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +42,7 @@ FAKES = REPO / "tests" / "cli_proxy" / "fakes"
 KEY = "bench-" + "key"
 PROMPT_ANSWER = "Say hello"
 PROMPT_STAMP = "Say hello SCENARIO=stamp"
+START_S = 1.5  # the CLI double's start-up before it reads stdin (Claude Code takes about 2 s here)
 # Exactly what the proxy runs for claude-opus, so that the baseline differs only by the proxy.
 ARGV = [*HEADLESS_ARGS, "--model", "opus"]
 
@@ -65,7 +73,7 @@ def direct_run(prompt: str) -> tuple[float, float | None]:
             start_new_session=True,
         )
         assert proc.stdin and proc.stdout
-        proc.stdin.write(prompt.encode())
+        proc.stdin.write(user_message(prompt))
         proc.stdin.close()
         for line in proc.stdout:
             event = json.loads(line)
@@ -116,18 +124,95 @@ def interleaved(
     return results
 
 
-def config_file(folder: Path) -> Path:
+def config_file(folder: Path, name: str = "cli-proxy", claude: dict | None = None, concurrency: int = 1) -> Path:
     data = {
         "search_path": [str(FAKES)],
         "use_system_path": False,
-        "state_dir": str(folder / "state"),
-        "defaults": {"concurrency": 1},
-        "clis": {"claude": {}},
+        "state_dir": str(folder / name / "state"),
+        "defaults": {"concurrency": concurrency},
+        "clis": {"claude": claude or {}},
         "models": {"claude-opus": {"cli": "claude", "model": "opus"}},
     }
-    path = folder / "cli-proxy.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def memory(folder: Path, requests: int) -> None:
+    """The proxy's resident memory (its CLI processes included) after start, after N and after 2N requests."""
+    with proxy_process(folder, config_file(folder, "memory", concurrency=4)) as (client, pid):
+        figures = [rss_mib(pid)]
+        for _ in range(2):
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: proxied_full(client, PROMPT_ANSWER), range(requests)))
+            figures.append(rss_mib(pid))
+    start, after_n, after_2n = figures
+    print(
+        f"resident memory of the CLI proxy (MiB): after start {start:.1f}, after {requests:,} requests "
+        f"{after_n:.1f}, after {2 * requests:,} {after_2n:.1f} (growth over the second {requests:,}: "
+        f"{after_2n - after_n:+.1f} MiB)"
+    )
+
+
+@contextlib.contextmanager
+def proxy_process(folder: Path, config: Path) -> Iterator[tuple[httpx.Client, int]]:
+    """The proxy as its own process (uvicorn, one worker): a client for it, and its pid."""
+    port = free_port()
+    env = {**child_env(), "CLI_PROXY_CONFIG": str(config), "CLI_PROXY_API_KEY": KEY}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "cli_proxy.app:create_app", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with (
+        running(
+            cmd, env=env, log_path=folder / f"{config.stem}.log", health_url=f"http://127.0.0.1:{port}/healthz"
+        ) as proc,
+        httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+        ) as client,
+    ):
+        yield client, proc.pid
+
+
+def first_token(client: httpx.Client) -> float:
+    body = {"model": "claude-opus", "messages": [{"role": "user", "content": PROMPT_ANSWER}], "stream": True}
+    start = time.perf_counter()
+    first = None
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if (
+                first is None
+                and line.startswith("data: {")
+                and json.loads(line[6:])["choices"][0]["delta"].get("content")
+            ):
+                first = time.perf_counter() - start
+    if first is None:
+        raise RuntimeError("the stream carried no content")
+    return first
+
+
+def warm_versus_cold(folder: Path, repeats: int) -> None:
+    slow = {"env": {"FAKE_CLI_START_S": str(START_S)}}
+    warm_config = config_file(folder, "warm", {**slow, "warm_pool": {"size": 1, "idle_lifetime_s": 600}})
+    cold_config = config_file(folder, "cold", {**slow, "warm_pool": {"size": 0}})
+    with proxy_process(folder, warm_config) as (warm, _), proxy_process(folder, cold_config) as (cold, _):
+        first_token(warm)  # a miss: the pool fills behind it
+        times: dict[str, list[float]] = {"warm": [], "cold": []}
+        for _ in range(repeats):
+            time.sleep(START_S + 0.5)  # the next warm process has finished its start-up
+            times["warm"].append(first_token(warm))
+            times["cold"].append(first_token(cold))
+        pool = dict(
+            re.findall(r'cli_proxy_warm_pool_total\{cli="claude",outcome="(\w+)"\} (\S+)', warm.get("/metrics").text)
+        )
+    w50, c50 = statistics.median(times["warm"]), statistics.median(times["cold"])
+    print(f"warm workers, a CLI double that starts in {START_S:g} s, {repeats} streamed requests each (pool: {pool})")
+    for name in ("cold", "warm"):
+        values = times[name]
+        print(
+            f"{'time to first token, ' + name + (' (before)' if name == 'cold' else ' (after)'):<44} "
+            f"p50 {statistics.median(values) * 1000:8.1f} ms  p99 {percentile(values, 0.99) * 1000:8.1f} ms"
+        )
+    print(f"{'saved by a warm worker':<44} p50 {(c50 - w50) * 1000:8.1f} ms")
 
 
 def report(name: str, values: list[float], baseline: list[float]) -> None:
@@ -142,31 +227,12 @@ def report(name: str, values: list[float], baseline: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--warm-repeats", type=int, default=10)
+    parser.add_argument("--memory-requests", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        port = free_port()
-        env = {**child_env(), "CLI_PROXY_CONFIG": str(config_file(folder)), "CLI_PROXY_API_KEY": KEY}
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "cli_proxy.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        with (
-            running(cmd, env=env, log_path=folder / "proxy.log", health_url=f"http://127.0.0.1:{port}/healthz"),
-            httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
-            ) as client,
-        ):
+        with proxy_process(folder, config_file(folder)) as (client, _):
             runs: dict[str, Callable[[], tuple[float, float | None]]] = {
                 "direct": lambda: direct_run(PROMPT_ANSWER),
                 "full": lambda: (proxied_full(client, PROMPT_ANSWER), None),
@@ -185,6 +251,9 @@ def main() -> None:
         added99 = percentile(values, 0.99) - percentile(direct, 0.99)
         print(f"{'added latency, ' + name:<44} p50 {added50 * 1000:8.2f} ms  p99 {added99 * 1000:8.2f} ms")
     report("first delta printed -> first SSE chunk", proxy_first, direct_first)
+    with tempfile.TemporaryDirectory() as tmp:
+        warm_versus_cold(Path(tmp), args.warm_repeats)
+        memory(Path(tmp), args.memory_requests)
 
 
 if __name__ == "__main__":

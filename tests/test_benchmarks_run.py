@@ -13,8 +13,20 @@ import pytest
 from tests.support.processes import REPO
 
 SMALL_RUNS = {
-    "bench.cli_proxy": ["--repeats", "3"],
+    "bench.cli_proxy": ["--repeats", "3", "--warm-repeats", "2", "--memory-requests", "10"],
     "bench.privacy": ["--benign", "200", "--decisions", "50", "--megabytes", "0.05"],
+    "bench.gateway": [
+        "--rounds",
+        "2",
+        "--sequential",
+        "5",
+        "--burst",
+        "16",
+        "--streams",
+        "2",
+        "--memory-requests",
+        "40",
+    ],
     "bench.router": ["--decisions", "50"],
     "bench.tracker": ["--events", "200", "--requests", "5"],
     "bench.vision": ["--repeats", "1", "--no-vitl"],

@@ -53,11 +53,20 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class WarmPool:
+    """Pre-started processes per model and argument set, waiting on stdin (CLIs that can wait: see adapters)."""
+
+    size: int = 0  # processes kept waiting per model and argument set; 0: every request starts its CLI cold
+    idle_lifetime_s: float = 300.0  # a waiting process older than this is stopped (not replaced until used)
+
+
+@dataclass(frozen=True)
 class CliSettings:
     name: str
     executable: str
     concurrency: int
     timeouts: Timeouts
+    warm: WarmPool = field(default_factory=WarmPool)
     credentials_from: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)  # set for the CLI, whatever the proxy's environment
     pass_env: tuple[str, ...] = ()  # the proxy's variables the CLI may see (names or `PREFIX*`)
@@ -102,6 +111,17 @@ def _number(raw: Any, key: str, where: str) -> float:
 def _timeouts(merged: Mapping[str, Any], where: str) -> Timeouts:
     values = {key: _number(merged[key], key, where) for key in _TIMEOUT_KEYS if key in merged}
     return Timeouts(**values)
+
+
+def _warm_pool(merged: Mapping[str, Any], where: str) -> WarmPool:
+    raw = merged.get("warm_pool") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}.warm_pool must be a mapping (size, idle_lifetime_s), got {raw!r}")
+    size = raw.get("size", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 8:
+        raise ConfigError(f"{where}.warm_pool.size must be an integer from 0 to 8, got {size!r}")
+    lifetime = _number(raw.get("idle_lifetime_s", 300), "idle_lifetime_s", f"{where}.warm_pool")
+    return WarmPool(size, lifetime)
 
 
 def _names(raw: Any, where: str) -> tuple[str, ...]:
@@ -153,6 +173,7 @@ def _cli_settings(
         executable=str(merged.get("executable", name)),
         concurrency=concurrency,
         timeouts=_timeouts(merged, f"clis.{name}"),
+        warm=_warm_pool(merged, f"clis.{name}"),
         credentials_from=Path(os.path.expanduser(str(creds))) if creds else None,
         env=cli_env,
         pass_env=_pass_env(name, raw, base_env, packaged, env),

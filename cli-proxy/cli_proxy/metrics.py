@@ -34,4 +34,13 @@ class Metrics:
         self.kills = Counter(
             "cli_proxy_killed_processes", "CLI process groups killed before they ended.", ["cli", "reason"], registry=r
         )
+        self.warm = Counter(
+            "cli_proxy_warm_pool",
+            "Requests that found a warm CLI process waiting (hit) or started one cold (miss).",
+            ["cli", "outcome"],
+            registry=r,
+        )
+        self.warm_waiting = Gauge(
+            "cli_proxy_warm_processes", "Warm CLI processes waiting for a request.", ["cli"], registry=r
+        )
         self.ready = Gauge("cli_proxy_cli_ready", "1 when the CLI is installed and authenticated.", ["cli"], registry=r)

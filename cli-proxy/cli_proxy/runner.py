@@ -123,6 +123,11 @@ class CliRun:
         return self.proc.pid if self.proc else None
 
     async def start(self) -> None:
+        await self.spawn()
+        self.send(self.stdin)
+
+    async def spawn(self) -> None:
+        """Start the process; it waits for its prompt on stdin until `send` (a warm worker waits there)."""
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv,
@@ -139,10 +144,16 @@ class CliRun:
         if self.on_spawn:
             self.on_spawn(self.proc.pid)
         assert self.proc.stderr is not None
-        self._tasks = [
-            asyncio.create_task(_drain(self.proc.stderr, self.stderr)),
-            asyncio.create_task(_feed_stdin(self.proc, self.stdin)),
-        ]
+        self._tasks = [asyncio.create_task(_drain(self.proc.stderr, self.stderr))]
+
+    def send(self, stdin: bytes) -> None:
+        """Write the prompt and close stdin: the process runs its one request."""
+        assert self.proc is not None
+        self._tasks.append(asyncio.create_task(_feed_stdin(self.proc, stdin)))
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
 
     def _with_stderr(self, failure: Failure) -> Failure:
         if failure.kind not in {FailureKind.CRASH, FailureKind.TIMEOUT} or failure.stderr_tail:

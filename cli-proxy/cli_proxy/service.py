@@ -17,6 +17,7 @@ from cli_proxy.events import Event, Failure, FailureKind
 from cli_proxy.metrics import Metrics
 from cli_proxy.readiness import Readiness
 from cli_proxy.runner import CliRun, RunLimits, run_capture
+from cli_proxy.warm import PoolKey, WarmPools, WarmWorker
 from maximus_kernel.openai_errors import OpenAIError
 
 
@@ -54,6 +55,15 @@ class CliProxy:
         self.readiness = Readiness(settings, self.adapters)
         self.live: set[CliRun] = set()
         self.on_spawn: Callable[[str, int], None] | None = None  # for tests and benchmarks
+        self._warm_targets: dict[PoolKey, Target] = {}
+        self.warm = WarmPools(
+            {name: cli.warm.size if self.adapters[name].warm_start else 0 for name, cli in settings.clis.items()},
+            {name: cli.warm.idle_lifetime_s for name, cli in settings.clis.items()},
+            self._spawn_warm,
+            self._count_warm,
+        )
+        for name in settings.clis:  # read when scraped, so never stale
+            metrics.warm_waiting.labels(name).set_function(lambda name=name: self.warm.waiting(name))
 
     def target(self, model: str) -> Target:
         """The CLI behind `model`, found now (a CLI installed later is picked up): else 404."""
@@ -117,31 +127,66 @@ class CliProxy:
             shutil.rmtree(scratch, ignore_errors=True)
             self.pools[cli].release(slot)
 
-    async def _run_in(self, target: Target, prompt: Prompt, slot: int, scratch: Path) -> AsyncIterator[Event]:
+    def _new_run(self, target: Target, prompt: Prompt, paths: RunPaths) -> CliRun:
         adapter, cli = target.adapter, target.entry.cli
-        paths = RunPaths(cwd=scratch / "cwd", scratch=scratch, home=adapter.home_dir(self.settings.state_dir, slot))
-        paths.cwd.mkdir()
+        paths.cwd.mkdir(exist_ok=True)
         adapter.prepare_home(paths.home)
-        if adapter.preflight_auth and (failure := await self._preflight(target, paths.home, paths.cwd)):
-            yield failure
-            return
         invocation = adapter.prepare(target.entry.model_flag, prompt, paths)
         t = adapter.settings.timeouts
         limits = RunLimits(t.first_byte_timeout_s, t.idle_timeout_s, t.total_timeout_s, t.kill_grace_s)
-        run = CliRun(
+        return CliRun(
             [str(target.executable), *invocation.args],
             adapter.child_env(invocation.env),
             paths.cwd,
-            prompt.text.encode(),
+            adapter.stdin_payload(prompt),
             adapter.parser(),
             limits,
             on_spawn=(lambda pid: self.on_spawn(cli, pid)) if self.on_spawn else None,
         )
+
+    def _pool_key(self, target: Target, prompt: Prompt) -> PoolKey | None:
+        """The warm pool this request may use: none when a system prompt must be passed at start."""
+        if prompt.system or not self.warm.enabled(target.entry.cli):
+            return None
+        key = PoolKey(target.entry.cli, str(target.executable), target.entry.model_flag)
+        self._warm_targets[key] = target
+        return key
+
+    async def _spawn_warm(self, key: PoolKey, slot: int) -> WarmWorker | None:
+        target = self._warm_targets[key]
+        scratch = Path(tempfile.mkdtemp(prefix=f"cli-proxy-{key.cli}-warm-"))
+        home = target.adapter.home_dir(self.settings.state_dir, slot)
+        run = self._new_run(target, Prompt(None, ""), RunPaths(cwd=scratch / "cwd", scratch=scratch, home=home))
+        try:
+            await run.spawn()
+        except RuntimeError:
+            shutil.rmtree(scratch, ignore_errors=True)
+            return None
+        return WarmWorker(key, run, scratch, slot, time.monotonic())
+
+    def _count_warm(self, cli: str, outcome: str) -> None:
+        self.metrics.warm.labels(cli, outcome).inc()
+
+    async def _run_in(self, target: Target, prompt: Prompt, slot: int, scratch: Path) -> AsyncIterator[Event]:
+        adapter, cli = target.adapter, target.entry.cli
+        paths = RunPaths(cwd=scratch / "cwd", scratch=scratch, home=adapter.home_dir(self.settings.state_dir, slot))
+        if adapter.preflight_auth:
+            paths.cwd.mkdir()
+            adapter.prepare_home(paths.home)
+            if failure := await self._preflight(target, paths.home, paths.cwd):
+                yield failure
+                return
+        key = self._pool_key(target, prompt)
+        worker = self.warm.take(key) if key else None
+        run = worker.run if worker else self._new_run(target, prompt, paths)
         self.live.add(run)
         self.metrics.running.labels(cli).inc()
         try:
             try:
-                await run.start()
+                if worker:
+                    run.send(adapter.stdin_payload(prompt))
+                else:
+                    await run.start()
             except RuntimeError as exc:
                 yield Failure(FailureKind.CRASH, str(exc))
                 return
@@ -150,10 +195,11 @@ class CliProxy:
         finally:
             self.metrics.running.labels(cli).dec()
             self.live.discard(run)
-            await run.close()
+            await (self.warm.discard(worker) if worker else run.close())
 
     async def shutdown(self) -> None:
         """Kill every CLI process still running (the service is stopping)."""
+        await self.warm.close()
         for run in list(self.live):
             with suppress(Exception):
                 await run.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,20 @@ def test_real_codex_reads_the_system_prompt_file_the_adapter_names(tmp_path: Pat
     )
     assert done.returncode != 0
     assert f"failed to read model instructions file {system_file}" in done.stderr.decode()
+
+
+def test_real_claude_warm_worker_waits_past_the_plain_stdin_window(tmp_path: Path, logged_out: Path) -> None:
+    """Claude Code gives plain-text stdin up after 3 s; the stream-json input the proxy uses waits: a worker
+    that waited 5 s still reads its prompt (a hit, not a dead process replaced by a cold start)."""
+    warm = {"claude": {"warm_pool": {"size": 1, "idle_lifetime_s": 120}}}
+    with serve(real_config(tmp_path, logged_out, **warm)) as proxy:
+        assert proxy.chat("claude-opus", "Say hello").status_code == 401  # a miss: the pool fills behind it
+        deadline = time.monotonic() + 30
+        while proxy.app.state.proxy.warm.waiting("claude") != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(5)
+        response = proxy.chat("claude-opus", "Say hello")
+        assert response.status_code == 401 and "setup-token" in response.json()["error"]["message"]
+        metrics = httpx.get(f"{proxy.base_url}/metrics", timeout=10).text
+        assert 'cli_proxy_warm_pool_total{cli="claude",outcome="hit"} 1.0' in metrics
+    assert wait_gone([pid for _, pid in proxy.spawned]) == []

@@ -94,6 +94,9 @@ class CliAdapter(ABC):
     login_hint: str  # the command or setting that fixes "not logged in"
     install_hint: str
     shared_home: bool = False  # one state directory for all worker slots
+    # The headless mode finishes its start-up, then waits for the prompt on stdin for as long as it takes, so a
+    # process can be started before its request arrives (how each CLI was checked: docs/reference/cli-tools.md).
+    warm_start: bool = False
     preflight_auth: bool = False  # run the auth probe before each request
 
     def __init__(self, settings: CliSettings) -> None:
@@ -126,6 +129,10 @@ class CliAdapter(ABC):
 
     @abstractmethod
     def parser(self) -> LineParser: ...
+
+    def stdin_payload(self, prompt: Prompt) -> bytes:
+        """What the process reads on stdin: the prompt text."""
+        return prompt.text.encode()
 
     def version_args(self) -> list[str]:
         return ["--version"]

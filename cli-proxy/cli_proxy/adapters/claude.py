@@ -64,8 +64,12 @@ def _text_of(message: Mapping[str, Any]) -> str:
 
 
 # Pure chat, headless: deltas as they come, no tools, one turn, no session files, no MCP servers from anywhere.
+# The prompt comes as one stream-json user message: in that mode Claude Code waits on stdin for as long as it
+# takes (plain text stdin is given up after 3 s), so a warm worker can be started ahead of its request.
 HEADLESS_ARGS = (
     "-p",
+    "--input-format",
+    "stream-json",
     "--output-format",
     "stream-json",
     "--verbose",
@@ -153,8 +157,15 @@ class ClaudeParser(LineParser):
         return [Failure(FailureKind.CRASH, f"claude exited with code {returncode} without a result")]
 
 
+def user_message(text: str) -> bytes:
+    """The prompt as the one stream-json input line Claude Code reads."""
+    line = {"type": "user", "message": {"role": "user", "content": text}}
+    return (json.dumps(line, ensure_ascii=False) + "\n").encode()
+
+
 class ClaudeAdapter(CliAdapter):
     name = "claude"
+    warm_start = True
     login_hint = LOGIN_HINT
     install_hint = "npm install -g @anthropic-ai/claude-code (or npm install --prefix cli-proxy)"
 
@@ -181,6 +192,9 @@ class ClaudeAdapter(CliAdapter):
 
     def parser(self) -> LineParser:
         return ClaudeParser()
+
+    def stdin_payload(self, prompt: Prompt) -> bytes:
+        return user_message(prompt.text)
 
     def auth_probe(self, home: Path) -> Invocation | None:
         return Invocation(["auth", "status"], self._env(home))

@@ -167,6 +167,7 @@ class CodexAdapter(CliAdapter):
     login_hint = LOGIN_HINT
     install_hint = "npm install -g @openai/codex (or npm install --prefix cli-proxy)"
     shared_home = True  # its state is SQLite (safe to share); one home keeps refreshed tokens
+    warm_start = True  # `codex exec -` starts up, then reads stdin to its end, however long that takes
     preflight_auth = True  # offline and logged out, `codex exec` waits forever: ask `codex login status`
 
     def prepare_home(self, home: Path) -> None:

@@ -96,6 +96,8 @@ def value_after(argv: list[str], flag: str) -> str | None:
 
 
 def read_stdin() -> str:
+    # A CLI's own start-up (Node, config, auth) before it reads the prompt: what a warm worker hides.
+    pause(float(os.environ.get("FAKE_CLI_START_S", "0")))
     prompt = sys.stdin.read()
     record(prompt)
     return prompt
