@@ -26,11 +26,12 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import yaml
 
 from tests.cli_proxy.conftest import API_KEY, make_config
 from tests.router import privacy_corpus as corpus
 from tests.support import stack
-from tests.support.processes import free_port, running
+from tests.support.processes import REPO, free_port, running
 
 pytestmark = pytest.mark.integration
 
@@ -108,11 +109,23 @@ def cli_proxy(home: Path, record_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
 
 
+def _escalating_routing(home: Path) -> Path:
+    """The shipped routing.yaml with a need threshold of 0 and no online shift: every clean max-auto request
+    escalates, so a private one that stays local was kept there by the guard, not by the need score."""
+    config = yaml.safe_load((REPO / "litellm" / "routing.yaml").read_text())
+    config["need"]["threshold"] = 0.0
+    config["sovereignty_online"]["enabled"] = False
+    path = home / "routing-escalating.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 @pytest.fixture(scope="module")
 def proxy(
     home: Path, ollama_double: stack.HttpDouble, private_redis: stack.RedisServer, cli_proxy: str
 ) -> Iterator[stack.LiteLLMProxy]:
     backends = {
+        "MAXIMUS_ROUTING_CONFIG": str(_escalating_routing(home)),
         "OLLAMA_API_BASE": ollama_double.base_url,
         "REDIS_URL": private_redis.url,
         "CLI_PROXY_API_BASE": cli_proxy,
