@@ -50,6 +50,17 @@ class Campaign:
         return {o.status for o in self.outcomes if o.status is not None}
 
 
+def _campaign_settings(max_examples: int) -> settings:
+    """Generate only (no shrinking, no example database): a campaign reports every outcome, not one minimal case."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[str, str], max_examples: int) -> Campaign:
     """`max_examples` requests in all, generated in both modes (fitting and breaking the document)."""
     schema = schemathesis.openapi.from_dict(dict(document))
@@ -57,13 +68,7 @@ def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[st
     campaign = Campaign()
     session = requests.Session()
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_campaign_settings(max_examples)
     @given(case=strategy)
     def send(case: Any) -> None:
         started = time.monotonic()
@@ -108,13 +113,7 @@ def run_body_campaign(
     campaign = Campaign()
     session = requests.Session()
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_campaign_settings(max_examples)
     @given(body=bodies)
     def send(body: Any) -> None:
         started = time.monotonic()
