@@ -42,6 +42,7 @@ class PrivacyConfig:
     reserved_email_tlds: tuple[str, ...] = (".example", ".test", ".invalid", ".localhost")
     health_terms: tuple[str, ...] = ()
     max_scan_chars: int = 1_000_000  # a request with more text is kept local unscanned (fail closed)
+    offload_scan_chars: int = 65_536  # a request with more text is judged on a worker thread
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def _privacy(raw: dict[str, Any]) -> PrivacyConfig:
         default_phone_region=str(raw.get("default_phone_region", "US")).upper(),
         markers=tuple(raw.get("markers") or ()),
         max_scan_chars=int(raw.get("max_scan_chars", PrivacyConfig.max_scan_chars)),
+        offload_scan_chars=int(raw.get("offload_scan_chars", PrivacyConfig.offload_scan_chars)),
         extra_token_patterns=dict(raw.get("extra_token_patterns") or {}),
         placeholder_values=frozenset(str(v).lower() for v in raw.get("placeholder_values") or ()),
         placeholder_email_domains=frozenset(str(v).lower() for v in email.get("placeholder_domains") or ()),

@@ -18,6 +18,8 @@ every hook is defined on RoutingHook itself. Nothing here logs request content o
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
 import time
@@ -29,7 +31,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from router.budget import SpendReader
 from router.health import RedisTierHealth, TierHealth, merge
 from router.policy import RoutingPolicy, default_policy
-from router.request import MalformedRequest, check_request
+from router.request import MalformedRequest, all_texts, check_request
 from router.sovereignty import Outcome, ThresholdController
 from router.tier_errors import describe, last_fallback, openai_error
 
@@ -149,13 +151,16 @@ class RoutingHook(CustomLogger):
             raise bad_request(exc) from None
         policy, spend, redis_health = self._state()
         headers = request_headers(data)
-        decision = policy.decide(
+        decide = functools.partial(
+            policy.decide,
             data,
             headers=headers,
             budget=await spend.aread(),
             health=await self._health(policy, redis_health),
             threshold=self.sovereignty.current,
         )
+        large = sum(map(len, all_texts(data))) > policy.config.privacy.offload_scan_chars
+        decision = await asyncio.to_thread(decide) if large else decide()
         sovereign = policy.config.tiers[decision.tier].sovereign
         self.sovereignty.observe(Outcome(decision.score if decision.scored else None, sovereign))
         metadata = data.get("metadata")

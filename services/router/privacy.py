@@ -4,6 +4,7 @@ and explicit markers. Reports kinds and detector names only; the matched text is
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,18 +55,21 @@ class PrivacyGuard:
         # Conversations resend earlier turns: remember per-text results, keyed by a digest so that no scanned
         # text (and no secret in it) stays in memory.
         self._cache: OrderedDict[bytes, tuple[tuple[str, str], ...]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # large requests are scanned on a worker thread (router.litellm_hook)
 
     def scan_text(self, text: str) -> tuple[tuple[str, str], ...]:
         """(kind, detector) pairs found in one text."""
         key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         result = self._scan(text, _DECODE_DEPTH)
-        self._cache[key] = result
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[key] = result
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
         return result
 
     def _scan(self, text: str, depth: int) -> tuple[tuple[str, str], ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from typing import Any
@@ -119,3 +120,18 @@ async def test_hook_rereads_litellm_cooldowns_at_the_configured_interval(config,
         for _ in range(3):
             await hook._health(policy, RedisTierHealth(health, ()))
         assert len(calls) == expected
+
+
+async def test_a_large_request_is_scanned_off_the_event_loop() -> None:
+    # A scan of ~900,000 characters takes tens to hundreds of milliseconds: meanwhile a small request is served.
+    hook = RoutingHook()
+    await hook.async_pre_call_hook(None, None, ask("warm up"), "acompletion")
+    finished: list[str] = []
+
+    async def route(name: str, text: str) -> None:
+        await hook.async_pre_call_hook(None, None, ask(text), "acompletion")
+        finished.append(name)
+
+    large = " ".join(f"line {i}: the quarterly numbers look fine" for i in range(22_000))
+    await asyncio.gather(route("large", large), route("small", "hello there"))
+    assert finished == ["small", "large"]
