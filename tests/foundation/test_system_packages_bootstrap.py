@@ -176,8 +176,13 @@ def test_an_unsupported_python_stops_before_anything_else(fake_path, monkeypatch
 @pytest.mark.parametrize("target", ["install", "up", "test"])
 def test_make_runs_the_bootstrap_before_any_slow_step(target: str) -> None:
     # -n prints the recipes without running them; -B as on a fresh clone, where nothing is built yet.
+    # --no-print-directory: under `make test` this runs as a sub-make, which would otherwise print "Entering".
     result = subprocess.run(
-        ["make", "-n", "-B", target, "PYTHON=python3"], cwd=REPO, capture_output=True, text=True, timeout=30
+        ["make", "--no-print-directory", "-n", "-B", target, "PYTHON=python3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "python3 services/maximus/bootstrap.py"
