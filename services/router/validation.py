@@ -164,9 +164,35 @@ def _check_tools(body: dict[str, Any]) -> None:
                 f"'tools[{i}].function.name' must be a non-empty string.",
                 f"tools[{i}].function.name",
             )
-    choice = body.get("tool_choice")
+    _check_tool_choice(body.get("tool_choice"))
+
+
+_TOOL_CHOICE_MODES = ("none", "auto", "required")
+
+
+def _check_tool_choice(choice: Any) -> None:
+    """OpenAI's forms: a mode string, {"type": mode}, {"type": "function", "function": {"name": ...}}, the custom
+    and allowed_tools objects. Anything else would reach a backend and fail there, cooling its tier down."""
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        _check(choice in _TOOL_CHOICE_MODES, "'tool_choice' must be one of none, auto, required.", "tool_choice")
+        return
+    _check(isinstance(choice, dict), "'tool_choice' must be a string or an object.", "tool_choice")
+    kind = choice.get("type")
+    _check(isinstance(kind, str), "'tool_choice.type' must be a string.", "tool_choice.type")
+    if kind in _TOOL_CHOICE_MODES or kind == "allowed_tools":
+        return
     _check(
-        choice is None or isinstance(choice, (str, dict)), "'tool_choice' must be a string or an object.", "tool_choice"
+        kind in ("function", "custom"),
+        "'tool_choice.type' must be none, auto, required, function, custom or allowed_tools.",
+        "tool_choice.type",
+    )
+    named = choice.get(kind)
+    _check(
+        isinstance(named, dict) and isinstance(named.get("name"), str) and bool(named["name"]),
+        f"'tool_choice.{kind}.name' must be a non-empty string.",
+        f"tool_choice.{kind}.name",
     )
 
 

@@ -55,6 +55,11 @@ MALFORMED = [
     ({"tools": [{"type": "function"}]}, "tools[0].function"),
     ({"tools": [{"type": "function", "function": {"name": 7}}]}, "tools[0].function.name"),
     ({"tool_choice": 3}, "tool_choice"),
+    ({"tool_choice": "sometimes"}, "tool_choice"),
+    ({"tool_choice": {}}, "tool_choice.type"),
+    ({"tool_choice": {"type": "wizard"}}, "tool_choice.type"),
+    ({"tool_choice": {"type": "function"}}, "tool_choice.function.name"),
+    ({"tool_choice": {"type": "function", "function": {"name": ""}}}, "tool_choice.function.name"),
     ({"stop": [1, 2]}, "stop"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
     ({"metadata": "x"}, "metadata"),
@@ -128,3 +133,11 @@ def test_a_lone_surrogate_is_refused_naming_where_it_is() -> None:
         check_encodable(body)
     assert caught.value.param == "messages[0].content"
     check_encodable(parse_json_body('{"x": "\\ud83d\\ude00 é"}'.encode(), LIMITS))  # a real pair is fine
+
+
+@pytest.mark.parametrize(
+    "choice",
+    ["none", "required", {"type": "auto"}, {"type": "function", "function": {"name": "f"}}, {"type": "allowed_tools"}],
+)
+def test_every_openai_tool_choice_form_passes(choice: Any) -> None:
+    check_chat_completion({**VALID, "tool_choice": choice}, LIMITS)
