@@ -196,6 +196,22 @@ def _check_tool_choice(choice: Any) -> None:
     )
 
 
+# The content part types LiteLLM 1.108.7 accepts in a user message (litellm.types.llms.openai
+# ValidUserMessageContentTypes); any other type there is a 500 inside LiteLLM, so it is refused here first.
+USER_PART_TYPES = (
+    "text",
+    "image_url",
+    "input_audio",
+    "audio_url",
+    "document",
+    "guarded_text",
+    "grounding_source",
+    "query",
+    "video_url",
+    "file",
+)
+
+
 def _check_roles(body: dict[str, Any]) -> None:
     for i, message in enumerate(body["messages"]):
         role = message.get("role")
@@ -203,6 +219,17 @@ def _check_roles(body: dict[str, Any]) -> None:
             isinstance(role, str) and role in CHAT_ROLES,
             f"'messages[{i}].role' must be one of: {', '.join(sorted(CHAT_ROLES))}.",
             f"messages[{i}].role",
+        )
+        if role == "user" and isinstance(message.get("content"), list):
+            _check_user_parts(message["content"], f"messages[{i}].content")
+
+
+def _check_user_parts(parts: list[Any], param: str) -> None:
+    for j, part in enumerate(parts):
+        _check(
+            not isinstance(part, dict) or part.get("type") in USER_PART_TYPES,
+            f"'{param}[{j}].type' must be one of: {', '.join(USER_PART_TYPES)}.",
+            f"{param}[{j}].type",
         )
 
 

@@ -56,6 +56,8 @@ MALFORMED = [
     ({"tools": [{"type": "function", "function": {"name": 7}}]}, "tools[0].function.name"),
     ({"tool_choice": 3}, "tool_choice"),
     ({"tool_choice": "sometimes"}, "tool_choice"),
+    ({"messages": [{"role": "user", "content": [{"type": "thinking", "text": "x"}]}]}, "messages[0].content[0].type"),
+    ({"messages": [{"role": "user", "content": [{"text": "no type"}]}]}, "messages[0].content[0].type"),
     ({"tool_choice": {}}, "tool_choice.type"),
     ({"tool_choice": {"type": "wizard"}}, "tool_choice.type"),
     ({"tool_choice": {"type": "function"}}, "tool_choice.function.name"),
