@@ -7,6 +7,7 @@ Nothing is shrunk and nothing raises inside Hypothesis: the test asserts on the 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,9 +52,11 @@ class Campaign:
 
 
 def _campaign_settings(max_examples: int) -> settings:
-    """Generate only (no shrinking, no example database): a campaign reports every outcome, not one minimal case."""
+    """Generate only (no shrinking, no example database): a campaign reports every outcome, not one minimal case.
+    The same examples on every run, so that CI is repeatable; MAXIMUS_FUZZ_RANDOM=1 draws new ones."""
     return settings(
         max_examples=max_examples,
+        derandomize=os.environ.get("MAXIMUS_FUZZ_RANDOM") != "1",
         deadline=None,
         database=None,
         phases=[Phase.generate],
