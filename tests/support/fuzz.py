@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,18 @@ class Campaign:
     def statuses(self) -> set[int]:
         return {o.status for o in self.outcomes if o.status is not None}
 
+    def record(self, method: str, operation: str, path: str, body: str, call: Callable[[], Any]) -> None:
+        """Send one request through `call` and keep what came back; a 5xx keeps the start of its answer."""
+        started = time.monotonic()
+        try:
+            response = call()
+            status, text = response.status_code, response.text
+        except requests.RequestException as exc:
+            status, text = None, type(exc).__name__
+        if status is not None and status >= 500:
+            body = f"{body} => {text[:200]}"
+        self.outcomes.append(Outcome(method, operation, path, status, time.monotonic() - started, body))
+
 
 def _campaign_settings(max_examples: int) -> settings:
     """Generate only (no shrinking, no example database): a campaign reports every outcome, not one minimal case.
@@ -74,19 +86,14 @@ def run_campaign(document: Mapping[str, Any], base_url: str, headers: Mapping[st
     @_campaign_settings(max_examples)
     @given(case=strategy)
     def send(case: Any) -> None:
-        started = time.monotonic()
-        try:
-            response = case.call(base_url=base_url, session=session, headers=dict(headers), timeout=HANG_S)
-            status, text = response.status_code, response.text
-        except requests.RequestException as exc:
-            status, text = None, type(exc).__name__
         body = case.body if isinstance(case.body, (str, bytes)) else repr(case.body)
-        outcome = Outcome(
-            case.method.upper(), case.path, case.formatted_path, status, time.monotonic() - started, str(body)[:200]
+        campaign.record(
+            case.method.upper(),
+            case.path,
+            case.formatted_path,
+            str(body)[:200],
+            lambda: case.call(base_url=base_url, session=session, headers=dict(headers), timeout=HANG_S),
         )
-        if status is not None and status >= 500:
-            outcome.body = f"{outcome.body} => {text[:200]}"
-        campaign.outcomes.append(outcome)
 
     try:
         send()
@@ -119,20 +126,16 @@ def run_body_campaign(
     @_campaign_settings(max_examples)
     @given(body=bodies)
     def send(body: Any) -> None:
-        started = time.monotonic()
-        try:
-            # json.dumps writes Infinity for an infinite float: non-standard JSON the gateway must refuse too.
-            raw = json.dumps(body).encode("utf-8", "surrogatepass")
-            response = session.post(
-                url, data=raw, headers={**headers, "content-type": "application/json"}, timeout=HANG_S
-            )
-            status, text = response.status_code, response.text
-        except requests.RequestException as exc:
-            status, text = None, type(exc).__name__
-        outcome = Outcome("POST", url, url, status, time.monotonic() - started, repr(body)[:200])
-        if status is not None and status >= 500:
-            outcome.body = f"{outcome.body} => {text[:200]}"
-        campaign.outcomes.append(outcome)
+        # json.dumps writes Infinity for an infinite float: non-standard JSON the gateway must refuse too.
+        raw = json.dumps(body).encode("utf-8", "surrogatepass")
+        json_headers = {**headers, "content-type": "application/json"}
+        campaign.record(
+            "POST",
+            url,
+            url,
+            repr(body)[:200],
+            lambda: session.post(url, data=raw, headers=json_headers, timeout=HANG_S),
+        )
 
     try:
         send()
