@@ -329,6 +329,16 @@ def test_sovereignty_target_is_the_routers_and_is_exported() -> None:
     assert b"maximus_sovereignty_target 0.9" in generate_latest(registry)  # also while Redis is down
 
 
+def test_the_tracker_follows_a_changed_router_target(tmp_path: Path) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("sovereignty_target: 0.75\n", encoding="utf-8")
+    assert load_settings(env={"MAXIMUS_ROUTING_CONFIG": str(routing)}).sovereignty_target == 0.75
+    # In a container the routing file sits beside the LiteLLM config that names the tiers.
+    (tmp_path / "config.yaml").write_text("model_list: []\n", encoding="utf-8")
+    assert load_settings(env={"MAXIMUS_LITELLM_CONFIG": str(tmp_path / "config.yaml")}).sovereignty_target == 0.75
+    assert load_settings(env={"MAXIMUS_ROUTING_CONFIG": str(tmp_path / "absent.yaml")}).sovereignty_target == 0.9
+
+
 def test_dashboard_shows_the_live_share_against_the_target() -> None:
     from rich.console import Console
 

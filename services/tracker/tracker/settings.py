@@ -9,7 +9,10 @@ from typing import Any
 
 import yaml
 
+from tracker import tiers
+
 DEFAULT_CONFIG = Path(__file__).with_name("tracker.yaml")
+ROUTING_CONFIG_ENV = "MAXIMUS_ROUTING_CONFIG"  # the router's own variable for its routing.yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ class Settings:
     prices: dict[str, Price] = field(default_factory=dict)
     route_reasons: tuple[str, ...] = ("default", "other")
     privacy_kinds: tuple[str, ...] = ("secret", "other")
-    sovereignty_target: float = 0.9  # the router's litellm/routing.yaml sovereignty_target (a test keeps them equal)
+    sovereignty_target: float = 0.9  # read from the router's routing.yaml: one figure for both services
 
 
 def _price(raw: Any) -> Price:
@@ -57,6 +60,21 @@ def _run_dir_default(env: dict[str, str], name: str, configured: Any) -> Path:
     path = Path(configured)
     run_dir = env.get("MAXIMUS_RUN_DIR")
     return Path(run_dir) / name if run_dir and not path.is_absolute() else path
+
+
+def routing_config_path(env: dict[str, str]) -> Path:
+    """The router's routing.yaml: MAXIMUS_ROUTING_CONFIG, else beside the LiteLLM config the tiers come from."""
+    litellm_config = Path(env.get(tiers.CONFIG_ENV) or tiers.DEFAULT_CONFIG)
+    return Path(env.get(ROUTING_CONFIG_ENV) or litellm_config.with_name("routing.yaml"))
+
+
+def _sovereignty_target(path: Path, default: float) -> float:
+    """The share the router steers toward; the default while the file is absent (a tracker without a router)."""
+    if not path.is_file():
+        return default
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    return float(raw.get("sovereignty_target", default))
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -90,5 +108,5 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         prices={str(group): _price(price) for group, price in (raw.get("prices") or {}).items()},
         route_reasons=_vocabulary(raw.get("route_reasons"), defaults.route_reasons),
         privacy_kinds=_vocabulary(raw.get("privacy_kinds"), defaults.privacy_kinds),
-        sovereignty_target=float(raw.get("sovereignty_target", defaults.sovereignty_target)),
+        sovereignty_target=_sovereignty_target(routing_config_path(env), defaults.sovereignty_target),
     )
