@@ -169,6 +169,24 @@ async def test_publish_never_waits_and_spools_when_redis_is_absent(tmp_path: Pat
     assert sorted(line["call_id"] for line in lines) == [f"c{i}" for i in range(5)]
 
 
+async def test_close_during_a_batch_redis_never_answers_spools_it(tmp_path: Path) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)  # takes the command, never replies
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    publisher = EventPublisher(f"redis://127.0.0.1:{port}/0", "s", tmp_path, retry_interval_s=0.05)
+    try:
+        publisher.publish(AttemptEvent(kind=SUCCESS, call_id="stuck"))
+        await asyncio.sleep(0.3)  # the batch is in flight, waiting on the silent server
+        await asyncio.wait_for(publisher.close(), timeout=10)
+    finally:
+        server.close()
+    lines = [json.loads(line) for p in tmp_path.glob("*.jsonl") for line in p.read_text().splitlines()]
+    assert [line["call_id"] for line in lines] == ["stuck"]
+
+
 def test_month_to_date_spend_readers(tmp_path: Path) -> None:
     server = RedisProcess(tmp_path)
     server.start()

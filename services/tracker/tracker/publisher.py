@@ -25,6 +25,7 @@ from tracker.spool import Spool
 
 log = logging.getLogger("tracker.publisher")
 BATCH = 500
+CLOSE_TIMEOUT_S = 2.0
 
 
 class EventPublisher:
@@ -160,12 +161,13 @@ class EventPublisher:
         return False
 
     async def close(self) -> None:
+        # Bounded: shutdown must not wait on a Redis that stopped answering mid-request (its events are spooled).
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await asyncio.wait_for(self._task, CLOSE_TIMEOUT_S)
         self.spool_unsent()
         if self._redis is not None:
             with contextlib.suppress(Exception):
-                await self._redis.aclose()
+                await asyncio.wait_for(self._redis.aclose(), CLOSE_TIMEOUT_S)
         self._task, self._queue, self._loop, self._redis = None, None, None, None
