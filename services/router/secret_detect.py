@@ -43,7 +43,7 @@ from router.textviews import TextViews
 # characters): (plugin name, plugin, literal triggers, where to look). Provider tokens are long, so most triggers
 # are looked for in the whitespace-free tokens of 16+ characters ("long"; the plugin then runs on those alone);
 # "text" = the original text, "lower" = the lower-cased text.
-# Plugins listed in _NEEDS_LONG_VALUE look for values of 20+ characters: they run only when such a token exists.
+# Plugins listed in _MIN_VALUE_CHARS run only when a token as long as their value exists.
 _PLUGINS: tuple[tuple[str, RegexBasedDetector, tuple[str, ...], str], ...] = (
     ("aws_key", AWSKeyDetector(), ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"), "long"),
     ("aws_key_named", AWSKeyDetector(), ("aws",), "lower"),
@@ -127,7 +127,16 @@ def trigger_windows(haystack: str, target: str, triggers: Iterable[str], reach: 
     return "\n".join(target[start:end] for start, end in merged)
 
 
-_NEEDS_LONG_VALUE = frozenset({"aws_key_named", "cloudant_key", "ibm_cloud_iam", "ibm_cos_hmac", "softlayer_key"})
+# Plugins whose value is a fixed run of characters without whitespace (their regexes in detect-secrets): they run
+# only when the text has a whitespace-free token that long (AWS secret 40, IBM COS HMAC 48 hex, IBM Cloud IAM 44,
+# Cloudant 24 letters or 64 hex, SoftLayer 64).
+_MIN_VALUE_CHARS = {
+    "aws_key_named": 40,
+    "cloudant_key": 24,
+    "ibm_cloud_iam": 44,
+    "ibm_cos_hmac": 48,
+    "softlayer_key": 64,
+}
 
 # Config-line assignments (password = '...', api_key: ...): detect-secrets' keyword regexes, run on short windows
 # around a trigger word of the lower-cased text.
@@ -240,7 +249,7 @@ def _plugin_hits(views: TextViews, rules: SecretRules) -> set[str]:
     for name, plugin, triggers, where in _PLUGINS:
         if name in hits or (where != "text" and not views.long_tokens):
             continue
-        if name in _NEEDS_LONG_VALUE and not any(len(t) >= 20 for t in views.long_tokens):
+        if views.longest_token < _MIN_VALUE_CHARS.get(name, 0):
             continue
         haystack = views.long_text if where == "long" else views.lower if where == "lower" else views.text
         if not haystack or not any(t in haystack for t in triggers):
