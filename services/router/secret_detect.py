@@ -432,24 +432,37 @@ def _named_assignment_hits(views: TextViews, rules: SecretRules) -> set[str]:
     return set()
 
 
-# Passwords on a command line: curl -u user:pass, mysql -pPASS / --password=PASS, sshpass -p PASS.
+# Passwords on a command line: curl -u user:pass, mysql -pPASS / --password=PASS, sshpass -p PASS, and .netrc's
+# machine HOST [login USER] password PASS (also one entry per line). Each pattern comes with the part every match
+# of it holds, a short regex with a literal start: a text without that part skips the pattern, whose lazy
+# token skipping costs ~2 µs per command word ("curl -u a " x 400 took 0.8 ms).
 _COMMAND_WORDS = frozenset({"curl", "mysql", "mysqldump", "mysqladmin", "sshpass", "machine"})
-_COMMAND_PASSWORD = re.compile(
-    r"\bcurl\b(?:[ \t]+\S+){0,12}?[ \t]+(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"']+:([^\s\"']+)"
-    r"|\bmysql(?:dump|admin)?\b(?:[ \t]+\S+){0,12}?[ \t]+(?:-p|--password=)[\"']?([^\s\"']+)"
-    r"|\bsshpass\b(?:[ \t]+\S+){0,4}?[ \t]+-p[ \t]*[\"']?([^\s\"']+)"
-    # .netrc: machine HOST [login USER] password PASS (also one entry per line).
-    r"|\bmachine\b(?:\s+\S+){1,3}?\s+password\s+([^\s]+)"
+_COMMAND_PASSWORDS = tuple(
+    (re.compile(part), re.compile(pattern))
+    for part, pattern in (
+        (
+            r"-(?:u|-user)(?:[ \t]+|=)[\"']?[^\s:\"']+:[^\s\"']",
+            r"\bcurl\b(?:[ \t]+\S+){0,12}?[ \t]+(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"']+:([^\s\"']+)",
+        ),
+        (
+            r"-(?:p|-password=)[\"']?[^\s\"']",
+            r"\bmysql(?:dump|admin)?\b(?:[ \t]+\S+){0,12}?[ \t]+(?:-p|--password=)[\"']?([^\s\"']+)",
+        ),
+        (r"-p[ \t]*[\"']?[^\s\"']", r"\bsshpass\b(?:[ \t]+\S+){0,4}?[ \t]+-p[ \t]*[\"']?([^\s\"']+)"),
+        (r"password\s+[^\s]", r"\bmachine\b(?:\s+\S+){1,3}?\s+password\s+([^\s]+)"),
+    )
 )
 
 
 def _command_hits(views: TextViews, rules: SecretRules) -> set[str]:
     if _COMMAND_WORDS.isdisjoint(views.words):
         return set()
-    for match in _COMMAND_PASSWORD.finditer(views.text):
-        value = next(g for g in match.groups() if g is not None)
-        if looks_like_password(value, rules):
-            return {"credential_in_command"}
+    for part, pattern in _COMMAND_PASSWORDS:
+        if part.search(views.text) is None:
+            continue
+        for match in pattern.finditer(views.text):
+            if looks_like_password(match.group(1), rules):
+                return {"credential_in_command"}
     return set()
 
 
