@@ -230,6 +230,9 @@ _NINO_BEFORE, _NINO_AFTER = 3, 11
 # A NIR's first digit lies in a numeric span (its digits and spaces are one span, up to a Corsican 2A/2B): each
 # span is searched from the character before it to the longest NIR after its end.
 _NIR_CHARS = 22
+# A NIR has 15 digits in one span, or, in Corsica (département 2A / 2B), 6 before the letter and 8 after it (the
+# gate used to ask for 13 in one span, which let every Corsican NIR through).
+_NIR_MIN_SPAN_DIGITS = 8
 
 
 def _nino(views: TextViews) -> bool:
@@ -266,7 +269,7 @@ def has_national_id(text: str | TextViews) -> bool:
         return True
     if top >= 6 and _nino(views):
         return True
-    if top >= 13 and any(nir.is_valid(m.group(0)) for m in _near_spans(views, _NIR, _NIR_CHARS)):
+    if top >= _NIR_MIN_SPAN_DIGITS and any(nir.is_valid(m.group(0)) for m in _near_spans(views, _NIR, _NIR_CHARS)):
         return True
     if top >= 8 and any(dni.is_valid(m.group(0)) for m in _in_spans(views, _DNI, 8, after=2)):
         return True
