@@ -5,6 +5,7 @@ looked for only where a long token exists. Each shortcut is checked against the 
 
 from __future__ import annotations
 
+import base64
 import random
 
 import phonenumbers
@@ -177,8 +178,6 @@ def test_a_number_repeated_in_a_table_is_parsed_once(monkeypatch: pytest.MonkeyP
 
 def test_base64_is_looked_for_from_the_first_long_run(guard: PrivacyGuard) -> None:
     # A blob wrapped at exactly FIRST_RUN_CHARS columns: its first line is the shortest token that can start one.
-    import base64
-
     der = bytes([0x30, 0x82, 0x04, 0xA4, 0x02, 0x01, 0x00, 0x02]) + bytes(range(256)) * 2
     encoded = base64.b64encode(der).decode()
     wrapped = "\n".join(encoded[i : i + FIRST_RUN_CHARS] for i in range(0, len(encoded), FIRST_RUN_CHARS))
