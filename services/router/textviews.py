@@ -48,11 +48,6 @@ class TextViews:
         return tuple([t for t in self.text.split() if len(t) >= LONG_TOKEN_CHARS])
 
     @cached_property
-    def longest_token(self) -> int:
-        """Characters of the longest whitespace-free token (0 when none has 16+)."""
-        return max(map(len, self.long_tokens), default=0)
-
-    @cached_property
     def long_text(self) -> str:
         return " ".join(self.long_tokens)
 

@@ -13,7 +13,7 @@ import pytest
 from stdnum.fr import nir
 
 from router import personal_data, secret_detect
-from router.encoded_views import FIRST_RUN_CHARS, hidden_texts
+from router.encoded_views import FIRST_RUN_CHARS, hidden_texts, may_hold_base64
 from router.privacy import PrivacyGuard
 from router.secret_detect import build_rules, find_secrets
 from router.textviews import TextViews
@@ -124,7 +124,7 @@ def test_unlabelled_nino_and_nir_fire_in_long_texts(guard: PrivacyGuard, number:
     assert "national_id" in finding.detectors
 
 
-def test_nino_and_nir_near_spans_agree_with_whole_text_passes() -> None:
+def test_nino_and_nir_near_spans_find_what_whole_text_passes_find() -> None:
     rng = random.Random(7)
     parts = [
         "AB",
@@ -151,9 +151,25 @@ def test_nino_and_nir_near_spans_agree_with_whole_text_passes() -> None:
         views = TextViews("".join(rng.choice(parts) for _ in range(rng.randint(2, 24))))
         nino = views.max_digits >= 6 and personal_data._NINO.search(views.text) is not None
         assert personal_data._nino(views) == nino, views.text
-        whole = [m.span() for m in personal_data._NIR.finditer(views.text)]
-        near = {m.span() for m in personal_data._near_spans(views, personal_data._NIR, personal_data._NIR_CHARS)}
-        assert set(whole) <= near, views.text
+        whole = {m.span() for m in personal_data._NIR.finditer(views.text)}
+        windows = personal_data._nir_windows(views)
+        near = {m.span() for start, end in windows for m in personal_data._NIR.finditer(views.text, start, end)}
+        assert whole <= near, views.text
+
+
+@pytest.mark.parametrize("iban", ["DE89 3704 0044 0532 0130 00", "de89370400440532013000", "GB82WEST12345698765432"])
+def test_iban_found_behind_its_check_digits_gate(guard: PrivacyGuard, iban: str) -> None:
+    filler = "Summarise the meeting notes and list the open actions for 2024-05-01. " * 40
+    assert "iban" in guard.scan(ask(filler + "pay to " + iban + " today. " + filler)).detectors
+
+
+def test_iban_check_digits_gate_passes_wherever_the_iban_pattern_matches() -> None:
+    rng = random.Random(5)
+    parts = ["DE", "de", "GB", "89", "12", "3704", " ", "WEST", "x", "0", "-", "1a2b", "Ab"]
+    for _ in range(3000):
+        upper = "".join(rng.choice(parts) for _ in range(rng.randint(2, 20))).upper()
+        if personal_data._IBAN.search(upper) is not None:
+            assert personal_data._IBAN_CHECK_DIGITS.search(upper) is not None, upper
 
 
 def test_length_check_never_rejects_a_valid_phone_number() -> None:
@@ -183,4 +199,7 @@ def test_base64_is_looked_for_from_the_first_long_run(guard: PrivacyGuard) -> No
     wrapped = "\n".join(encoded[i : i + FIRST_RUN_CHARS] for i in range(0, len(encoded), FIRST_RUN_CHARS))
     assert hidden_texts(wrapped)[1]
     assert "encoded_private_key" in guard.scan(ask("what is this?\n" + wrapped)).detectors
+    assert may_hold_base64(TextViews(wrapped).long_text)
     assert hidden_texts(wrapped, base64=False) == ([], False)  # the gate is what skips the pass
+    # Dates, prices and CSV rows make long tokens without a base64 run: no pass.
+    assert not may_hold_base64(TextViews("2022-01-01,150.02,155.28,148.50,153.80,15678900").long_text)
