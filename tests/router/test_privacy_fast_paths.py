@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 
 import phonenumbers
 import pytest
 from stdnum.fr import nir
 
-from router import personal_data, secret_detect
+from router import markers, personal_data, secret_detect
 from router.encoded_views import FIRST_RUN_CHARS, hidden_texts, may_hold_base64
 from router.privacy import PrivacyGuard
 from router.secret_detect import build_rules, find_secrets
@@ -203,3 +204,20 @@ def test_base64_is_looked_for_from_the_first_long_run(guard: PrivacyGuard) -> No
     assert hidden_texts(wrapped, base64=False) == ([], False)  # the gate is what skips the pass
     # Dates, prices and CSV rows make long tokens without a base64 run: no pass.
     assert not may_hold_base64(TextViews("2022-01-01,150.02,155.28,148.50,153.80,15678900").long_text)
+
+
+def test_marker_and_health_terms_match_as_their_bounded_regexes(config) -> None:
+    terms = [t.lower().strip() for t in (*config.privacy.markers, *config.privacy.health_terms) if t.strip()]
+    terms += ["ab(?:ab)*", "a ?a"]  # terms that overlap themselves: a match refused at a word's middle is retried
+    compiled = markers.compile_terms(terms)
+    assert compiled is not None
+    rng = random.Random(3)
+    fragments = ["under nda", "keep this local", "don't upload", "tumor", "x", "_", "é", " ", "-", "'", "9", "\n"]
+    fragments += ["a", "b", "ab", "xab"]
+    samples = [term.replace("\\", "").replace("(?:", "").replace(")?", "").replace("?", "") for term in terms]
+    texts = ["xa a a", "xab ab", "xunder nda under nda"]
+    texts += ["".join(rng.choice(fragments + samples) for _ in range(rng.randint(1, 12))) for _ in range(1500)]
+    for text in texts:
+        for term in compiled.terms:
+            bounded = re.compile(r"\b" + term.pattern.pattern)
+            assert [m.span() for m in term.finditer(text)] == [m.span() for m in bounded.finditer(text)], text
