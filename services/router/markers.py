@@ -156,10 +156,40 @@ _FIRST_PERSON_BEFORE = re.compile(
 _SENTENCE_END = re.compile(r"[!?\n]|(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bMx)(?<!\bDr)(?<!\bProf)\.")
 
 
+_SENTENCE_END_CHARS = "!?\n."  # every match of _SENTENCE_END is one of these (a "." after Mr, Dr ... is not)
+
+
+def _last_sentence_end(text: str, low: int, high: int) -> int | None:
+    """Where the last match of _SENTENCE_END in text[low:high] starts (None: none). Found from the end with
+    str.rfind instead of a regex pass over every character: MMLU-style prompts hold dozens of full stops."""
+    while high > low:
+        at = max(text.rfind(char, low, high) for char in _SENTENCE_END_CHARS)
+        if at < 0:
+            return None
+        if _SENTENCE_END.match(text, at):
+            return at
+        high = at
+    return None
+
+
+def _first_sentence_end(text: str, low: int, high: int) -> int | None:
+    """Where the first match of _SENTENCE_END in text[low:high] starts (None: none)."""
+    while low < high:
+        found = [at for at in (text.find(char, low, high) for char in _SENTENCE_END_CHARS) if at >= 0]
+        if not found:
+            return None
+        at = min(found)
+        if _SENTENCE_END.match(text, at):
+            return at
+        low = at + 1
+    return None
+
+
 def _sentence_around(text: str, start: int, end: int) -> str:
-    left = max((m.end() for m in _SENTENCE_END.finditer(text, max(0, start - 300), start)), default=0)
-    right_match = _SENTENCE_END.search(text, end, end + 300)
-    return text[max(left, start - 300) : right_match.start() if right_match else end + 300]
+    last = _last_sentence_end(text, max(0, start - 300), start)
+    left = 0 if last is None else last + 1
+    right = _first_sentence_end(text, end, end + 300)
+    return text[max(left, start - 300) : right if right is not None else end + 300]
 
 
 def _names_a_person(sentence: str) -> bool:
@@ -175,11 +205,15 @@ def has_health_detail_about_person(text: str | TextViews, health: TermSet | None
         return False
     views = text if isinstance(text, TextViews) else TextViews(text)
     text = views.text
+    judged: set[str] = set()  # sentences that name nobody: several health terms in one are read once
     for match in health.finditer(views):
         if _FIRST_PERSON_BEFORE.search(text, max(0, match.start() - 40), match.start()):
             return True
-        if _names_a_person(_sentence_around(text, match.start(), match.end())):
-            return True
+        sentence = _sentence_around(text, match.start(), match.end())
+        if sentence not in judged:
+            if _names_a_person(sentence):
+                return True
+            judged.add(sentence)
     return False
 
 

@@ -221,3 +221,19 @@ def test_marker_and_health_terms_match_as_their_bounded_regexes(config) -> None:
         for term in compiled.terms:
             bounded = re.compile(r"\b" + term.pattern.pattern)
             assert [m.span() for m in term.finditer(text)] == [m.span() for m in bounded.finditer(text)], text
+
+
+def test_sentence_around_a_health_term_is_the_regex_passes_sentence() -> None:
+    def by_regex_passes(text: str, start: int, end: int) -> str:
+        ends = markers._SENTENCE_END
+        left = max((m.end() for m in ends.finditer(text, max(0, start - 300), start)), default=0)
+        right = ends.search(text, end, end + 300)
+        return text[max(left, start - 300) : right.start() if right else end + 300]
+
+    rng = random.Random(1)
+    parts = ["Dr.", " Dr.", "Mr.", "Mrs.", "Prof.", "xDr.", "a", "b c", ". ", "!", "?", "\n", " ", "word ", "3.14"]
+    for _ in range(3000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(1, 150)))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        assert markers._sentence_around(text, start, end) == by_regex_passes(text, start, end), (text, start, end)
