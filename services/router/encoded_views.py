@@ -19,7 +19,11 @@ MAX_BLOB_CHARS = 12_000  # a 4096-bit RSA PEM, base64-encoded once more, is ~4,4
 MAX_DECODED_CHARS = 24_000  # per scanned text, all blobs together
 # A blob may be wrapped over lines and indented (PEM bodies, YAML block scalars): line breaks inside it are read
 # through, and each run is bounded so that the regex itself stays linear.
-_BLOB = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_-]{16,}={0,2}){0,200}")
+FIRST_RUN_CHARS = 20  # a blob starts with this many base64 characters in a row: a text without such a token has none
+_BLOB = re.compile(
+    rf"[A-Za-z0-9+/_-]{{{FIRST_RUN_CHARS},}}={{0,2}}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_-]{{16,}}={{0,2}}){{0,200}}"
+)
+_FIRST_RUN = re.compile(rf"[A-Za-z0-9+/_-]{{{FIRST_RUN_CHARS}}}")
 _URL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _JSON_ESCAPES = ("\\n", "\\r", "\\t", "\\/", '\\"', "\\u00")
 # DER headers of private keys (the first bytes after the length): PKCS#8 PrivateKeyInfo and PKCS#1 RSAPrivateKey
@@ -102,11 +106,19 @@ def _unescape_json(text: str) -> str:
     return re.sub(r"\\u00([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), replaced)
 
 
-def hidden_texts(text: str) -> tuple[list[str], bool]:
-    """(texts decoded from `text` for the detectors, whether binary private-key material was found)."""
+def may_hold_base64(long_text: str) -> bool:
+    """Whether a blob can start in a text whose whitespace-free tokens of 16+ characters are `long_text`: its first
+    FIRST_RUN_CHARS characters are base64 ones in a row, inside one token. Numbers, dates and CSV rows have none."""
+    return _FIRST_RUN.search(long_text) is not None
+
+
+def hidden_texts(text: str, base64: bool = True) -> tuple[list[str], bool]:
+    """(texts decoded from `text` for the detectors, whether binary private-key material was found). `base64`
+    False: the caller knows that no blob can start in the text (may_hold_base64), so none is looked for (a
+    full-text regex pass saved)."""
     texts = list(decoded_texts(text))
     binary_key = False
-    if len(text) >= MIN_BLOB_CHARS:
+    if base64 and len(text) >= MIN_BLOB_CHARS:
         for data in base64_payloads(text):
             if is_binary_private_key(data):
                 binary_key = True

@@ -70,16 +70,42 @@ def _whole_word_gate(pattern: str, gate: str) -> bool:
     return at >= 0 and before_ok and after_ok and gate.isalpha()
 
 
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what the regex engine calls \w in a str
+
+
+def at_word_boundary(text: str, at: int) -> bool:
+    """What \\b asserts at `at`: a word character on one side only."""
+    before = at > 0 and _is_word_char(text[at - 1])
+    after = at < len(text) and _is_word_char(text[at])
+    return before != after
+
+
 @dataclass(frozen=True)
 class Term:
     gate: str | None
     word_gate: bool
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str]  # the term and (?!\w); the leading \b is tested in finditer
 
     def possible(self, views: TextViews) -> bool:
         if self.gate is None:
             return True
         return self.gate in views.words if self.word_gate else self.gate in views.lower
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """The matches of \\b(?:term)(?!\\w), as finditer yields them. The \\b is tested here, on each match, so
+        that the regex starts with the term's literal text and the engine skips to it in C (~10x faster than
+        trying the boundary at every character of a long prompt); a match that fails it is retried one
+        character on, where the regex with \\b would have gone on looking."""
+        search = self.pattern.search
+        match = search(text)
+        while match is not None:
+            start, end = match.span()
+            if at_word_boundary(text, start):
+                yield match
+                match = search(text, end if end > start else start + 1)
+            else:
+                match = search(text, start + 1)
 
 
 class TermSet:
@@ -98,10 +124,10 @@ class TermSet:
     def finditer(self, views: TextViews) -> Iterator[re.Match[str]]:
         for gate in self._word_gates & views.words:
             for term in self._by_word[gate]:
-                yield from term.pattern.finditer(views.lower)
+                yield from term.finditer(views.lower)
         for term in self._others:
             if term.possible(views):
-                yield from term.pattern.finditer(views.lower)
+                yield from term.finditer(views.lower)
 
     def search(self, views: TextViews) -> bool:
         return any(True for _ in self.finditer(views))
@@ -114,7 +140,7 @@ def compile_terms(terms: Iterable[str]) -> TermSet | None:
         if pattern:
             gate = literal_gate(pattern)
             word_gate = gate is not None and _whole_word_gate(pattern, gate)
-            compiled.append(Term(gate, word_gate, re.compile(r"\b(?:" + pattern + r")(?!\w)")))
+            compiled.append(Term(gate, word_gate, re.compile(r"(?:" + pattern + r")(?!\w)")))
     return TermSet(compiled) if compiled else None
 
 
@@ -130,10 +156,40 @@ _FIRST_PERSON_BEFORE = re.compile(
 _SENTENCE_END = re.compile(r"[!?\n]|(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bMx)(?<!\bDr)(?<!\bProf)\.")
 
 
+_SENTENCE_END_CHARS = "!?\n."  # every match of _SENTENCE_END is one of these (a "." after Mr, Dr ... is not)
+
+
+def _last_sentence_end(text: str, low: int, high: int) -> int | None:
+    """Where the last match of _SENTENCE_END in text[low:high] starts (None: none). Found from the end with
+    str.rfind instead of a regex pass over every character: MMLU-style prompts hold dozens of full stops."""
+    while high > low:
+        at = max(text.rfind(char, low, high) for char in _SENTENCE_END_CHARS)
+        if at < 0:
+            return None
+        if _SENTENCE_END.match(text, at):
+            return at
+        high = at
+    return None
+
+
+def _first_sentence_end(text: str, low: int, high: int) -> int | None:
+    """Where the first match of _SENTENCE_END in text[low:high] starts (None: none)."""
+    while low < high:
+        found = [at for at in (text.find(char, low, high) for char in _SENTENCE_END_CHARS) if at >= 0]
+        if not found:
+            return None
+        at = min(found)
+        if _SENTENCE_END.match(text, at):
+            return at
+        low = at + 1
+    return None
+
+
 def _sentence_around(text: str, start: int, end: int) -> str:
-    left = max((m.end() for m in _SENTENCE_END.finditer(text, max(0, start - 300), start)), default=0)
-    right_match = _SENTENCE_END.search(text, end, end + 300)
-    return text[max(left, start - 300) : right_match.start() if right_match else end + 300]
+    last = _last_sentence_end(text, max(0, start - 300), start)
+    left = 0 if last is None else last + 1
+    right = _first_sentence_end(text, end, end + 300)
+    return text[max(left, start - 300) : right if right is not None else end + 300]
 
 
 def _names_a_person(sentence: str) -> bool:
@@ -149,11 +205,15 @@ def has_health_detail_about_person(text: str | TextViews, health: TermSet | None
         return False
     views = text if isinstance(text, TextViews) else TextViews(text)
     text = views.text
+    judged: set[str] = set()  # sentences that name nobody: several health terms in one are read once
     for match in health.finditer(views):
         if _FIRST_PERSON_BEFORE.search(text, max(0, match.start() - 40), match.start()):
             return True
-        if _names_a_person(_sentence_around(text, match.start(), match.end())):
-            return True
+        sentence = _sentence_around(text, match.start(), match.end())
+        if sentence not in judged:
+            if _names_a_person(sentence):
+                return True
+            judged.add(sentence)
     return False
 
 

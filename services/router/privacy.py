@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.config import PrivacyConfig
-from router.encoded_views import hidden_texts
+from router.encoded_views import hidden_texts, may_hold_base64
 from router.markers import compile_health, compile_markers, has_health_detail_about_person, has_marker
 from router.personal_data import PersonalRules, find_personal_data
 from router.request import all_texts
@@ -81,7 +81,7 @@ class PrivacyGuard:
         if has_marker(views, self._markers):
             found.append(("marker", "explicit_marker"))
         if depth:
-            decoded, binary_key = hidden_texts(text)
+            decoded, binary_key = hidden_texts(text, base64=may_hold_base64(views.long_text))
             if binary_key:
                 found.append(("secret", "encoded_private_key"))
             for hidden in decoded:

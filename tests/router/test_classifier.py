@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.classifier import TierClassifier
-from router.features import words_of
+from router.features import _WORD, HEAD_CHARS, TAIL_CHARS, words_of
 
 TEXTS = [
     "hi",
@@ -40,3 +40,12 @@ def test_keyword_boost_moves_the_decision(classifier: TierClassifier) -> None:
     plain = classifier.scores(text).probabilities["creative"]
     boosted = classifier.scores(text, {"creative": 4.0}).probabilities["creative"]
     assert boosted > plain
+
+
+@pytest.mark.parametrize("text", [*TEXTS, "C++ and C# don't mix: x_y 3.14 #tag", "naïve café", "a'b'c +1 #2"])
+def test_words_are_the_unicode_patterns_words(text: str) -> None:
+    # words_of reads ASCII text with an ASCII pattern: it must find exactly what the Unicode one finds.
+    lower = text.lower()
+    if len(lower) > HEAD_CHARS + TAIL_CHARS:
+        lower = lower[:HEAD_CHARS] + " \n " + lower[-TAIL_CHARS:]
+    assert words_of(text) == _WORD.findall(lower)
