@@ -45,7 +45,7 @@ _STEP_MARKS = tuple(
         "compute",
     )
 )
-_NUMERIC_OPTION = re.compile(r"^[\s$€£(]*[-+]?\d[\d,.\s/%^×x*+\-e]*[A-Za-z%/°²³ ]{0,12}\.?$")
+_NUMERIC_OPTION = re.compile(r"^[\s$€£(]*[-+]?\d[\d,.\s/%^\u00d7x*+\-e]*[A-Za-z%/°²³ ]{0,12}\.?$")
 _CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]+")  # names and terms, not sentence openings
 _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")

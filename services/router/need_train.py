@@ -19,7 +19,7 @@ from sklearn.model_selection import GroupKFold
 
 from router.config import PACKAGE_DIR
 from router.need import NeedModel
-from router.need_data import Example, apgr
+from router.need_data import Example, apgr, asks_only
 from router.need_features import features
 
 NEED_PATH = PACKAGE_DIR / "need.json"
@@ -58,15 +58,22 @@ def _export_tree(tree) -> dict:
     }
 
 
-def fit(examples: Sequence[Example]) -> dict:
-    """The exported model: feature names, boosted trees (scaled by the learning rate) and the probability map."""
+def boost(examples: Sequence[Example]) -> tuple[list[str], GradientBoostingRegressor, LogisticRegression]:
+    """The fitted scikit-learn models: feature names, the boosted trees on the gain, the logistic map to need.
+    The MMLU questions are fitted twice, with and without their options (need_data.asks_only)."""
+    examples = list(examples) + asks_only(examples)
     names = sorted({name for e in examples for name in features(e.text)})
     x = _matrix(examples, names)
     weights = np.array([WRITTEN_WEIGHT if e.group == "written" else 1.0 for e in examples])
     boosted = GradientBoostingRegressor(**BOOSTING).fit(x, [_gain(e) for e in examples], sample_weight=weights)
     raw = boosted.predict(x).reshape(-1, 1)
     platt = LogisticRegression(max_iter=1000).fit(raw, [e.need for e in examples], sample_weight=weights)
-    rate = BOOSTING["learning_rate"]
+    return names, boosted, platt
+
+
+def export(names: Sequence[str], boosted: GradientBoostingRegressor, platt: LogisticRegression) -> dict:
+    """need.json: feature names, the trees (leaf values scaled by the learning rate) and the probability map."""
+    rate = boosted.learning_rate
     trees = [_export_tree(stage[0]) for stage in boosted.estimators_]
     for tree in trees:
         tree["value"] = [round(v * rate, 6) for v in tree["value"]]
@@ -77,6 +84,11 @@ def fit(examples: Sequence[Example]) -> dict:
         "scale": round(float(platt.coef_[0, 0]), 6),
         "offset": round(float(platt.intercept_[0]), 6),
     }
+
+
+def fit(examples: Sequence[Example]) -> dict:
+    """The exported model fitted on these examples."""
+    return export(*boost(examples))
 
 
 def domain_folds(mmlu: Sequence[Example], folds: int = 5) -> list[tuple[list[int], list[int]]]:
