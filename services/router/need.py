@@ -14,21 +14,9 @@ from typing import Any
 
 from router.need_features import features
 
-
-@dataclass(frozen=True)
-class Tree:
-    feature: tuple[int, ...]  # -1 at a leaf
-    threshold: tuple[float, ...]
-    left: tuple[int, ...]
-    right: tuple[int, ...]
-    value: tuple[float, ...]
-
-    def predict(self, row: list[float]) -> float:
-        node = 0
-        feature, threshold, left, right = self.feature, self.threshold, self.left, self.right
-        while feature[node] >= 0:
-            node = left[node] if row[feature[node]] <= threshold[node] else right[node]
-        return self.value[node]
+# One tree as parallel arrays (sklearn's tree_ layout): feature (-1 at a leaf), threshold, left, right, value.
+Tree = tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...], tuple[int, ...], tuple[float, ...]]
+_TREE_KEYS = ("feature", "threshold", "left", "right", "value")
 
 
 @dataclass(frozen=True)
@@ -41,10 +29,7 @@ class NeedModel:
 
     @classmethod
     def from_dict(cls, model: dict[str, Any]) -> NeedModel:
-        trees = tuple(
-            Tree(*(tuple(tree[key]) for key in ("feature", "threshold", "left", "right", "value")))
-            for tree in model["trees"]
-        )
+        trees = tuple(tuple(tuple(tree[key]) for key in _TREE_KEYS) for tree in model["trees"])
         return cls(tuple(model["features"]), float(model["base"]), trees, float(model["scale"]), float(model["offset"]))
 
     @classmethod
@@ -55,7 +40,13 @@ class NeedModel:
         """The ensemble's estimate of what escalating earns (strong - weak correctness)."""
         values = features(text, turns)
         row = [values.get(name, 0.0) for name in self.names]
-        return self.base + sum(tree.predict(row) for tree in self.trees)
+        total = self.base
+        for feature, threshold, left, right, value in self.trees:  # inline: a call per tree doubles the cost
+            node = 0
+            while feature[node] >= 0:
+                node = left[node] if row[feature[node]] <= threshold[node] else right[node]
+            total += value[node]
+        return total
 
     def score(self, text: str, turns: int = 1) -> float:
         total = self.scale * self.gain(text, turns) + self.offset

@@ -49,10 +49,11 @@ _NUMERIC_OPTION = re.compile(r"^[\s$€£(]*[-+]?\d[\d,.\s/%^\u00d7x*+\-e]*[A-Za
 _CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]+")  # names and terms, not sentence openings
 _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
-_SYMBOLS = frozenset("()[]{}=+-*/^<>|$\\_")
+_SYMBOLS = tuple("()[]{}=+-*/^<>|$\\_")
 OPTION_CHARS = 300  # a trailing line longer than this is part of the ask, not one of the options offered
 MAX_OPTIONS = 6
 LONG_WORD = 9  # letters: a word this long is mostly a technical term
+_LONG_WORD = re.compile(rf"[A-Za-z]{{{LONG_WORD},}}")
 HEAD_CHARS = 1000  # long prompts: the opening and the end carry the task; bounds the decision time
 TAIL_CHARS = 300
 
@@ -111,11 +112,11 @@ def reading_level(ask: str, clipped: str) -> dict[str, float]:
     lower = " " + ask.lower().replace("\n", " ") + " "
     return {
         "f:words": _squash(len(words), 600),
-        "f:long_words": sum(len(w) >= LONG_WORD for w in words) / count,
+        "f:long_words": len(_LONG_WORD.findall(clipped)) / count,
         "f:word_variety": len({w.lower() for w in words}) / count,
         "f:capitalised": len(_CAPITALISED.findall(ask)) / max(1, len(_WORD.findall(ask))),
-        "f:uppercase": sum(c.isupper() for c in clipped) / size,
-        "f:symbols": sum(c in _SYMBOLS for c in clipped) / size,
+        "f:uppercase": sum(map(str.isupper, clipped)) / size,
+        "f:symbols": sum(map(clipped.count, _SYMBOLS)) / size,
         "f:sentences": _squash(len(_SENTENCE_END.findall(ask)), 20),
         "f:ends_with_question": float(ask.rstrip().endswith("?")),
         "f:second_person": float(" you " in lower or " your " in lower),
