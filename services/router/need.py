@@ -1,8 +1,8 @@
 """The need model: the probability that the local answer falls short and a strong tier does clearly better.
 
-A logistic regression fitted by scikit-learn (router.train) and shipped as need.json (bias and one weight per
-feature name of router.need_features); evaluated here in pure Python, so a decision costs microseconds and the
-gateway needs no scikit-learn at run time."""
+Gradient-boosted regression trees fitted by scikit-learn (router.need_train, `python -m router.train`) on the gain
+of escalating, mapped to a probability by a fitted logistic; shipped as need.json and walked here in pure Python,
+so a decision costs microseconds and the gateway needs no scikit-learn at run time."""
 
 from __future__ import annotations
 
@@ -10,21 +10,44 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from router.need_features import features
+
+# One tree as parallel arrays (sklearn's tree_ layout): feature (-1 at a leaf), threshold, left, right, value.
+Tree = tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...], tuple[int, ...], tuple[float, ...]]
+_TREE_KEYS = ("feature", "threshold", "left", "right", "value")
 
 
 @dataclass(frozen=True)
 class NeedModel:
-    bias: float
-    weights: dict[str, float]
+    names: tuple[str, ...]
+    base: float
+    trees: tuple[Tree, ...]
+    scale: float
+    offset: float
+
+    @classmethod
+    def from_dict(cls, model: dict[str, Any]) -> NeedModel:
+        trees = tuple(tuple(tuple(tree[key]) for key in _TREE_KEYS) for tree in model["trees"])
+        return cls(tuple(model["features"]), float(model["base"]), trees, float(model["scale"]), float(model["offset"]))
 
     @classmethod
     def load(cls, path: Path) -> NeedModel:
-        model = json.loads(path.read_text(encoding="utf-8"))
-        return cls(float(model["bias"]), {str(k): float(v) for k, v in model["weights"].items()})
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def gain(self, text: str, turns: int = 1) -> float:
+        """The ensemble's estimate of what escalating earns (strong - weak correctness)."""
+        values = features(text, turns)
+        row = [values.get(name, 0.0) for name in self.names]
+        total = self.base
+        for feature, threshold, left, right, value in self.trees:  # inline: a call per tree doubles the cost
+            node = 0
+            while feature[node] >= 0:
+                node = left[node] if row[feature[node]] <= threshold[node] else right[node]
+            total += value[node]
+        return total
 
     def score(self, text: str, turns: int = 1) -> float:
-        get = self.weights.get
-        total = self.bias + sum(get(name, 0.0) * value for name, value in features(text, turns).items())
+        total = self.scale * self.gain(text, turns) + self.offset
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, total))))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from router.config import PACKAGE_DIR
+from router.need_features import split_options
 
 REPO = PACKAGE_DIR.parents[1]
 MMLU = REPO / "data" / "routellm-mmlu" / "mmlu.jsonl"
@@ -38,6 +40,12 @@ class Example:
 def plain_question(prompt: str) -> str:
     """An MMLU prompt as a user would type it: the stem, then the options as plain lines."""
     return _CHOICE.sub("", _ANSWER.sub("", prompt)).strip()
+
+
+def asks_only(examples: Sequence[Example]) -> list[Example]:
+    """Each MMLU question without its options: live requests seldom list choices, and a model that only saw
+    questions with options would guess at requests without them (it scored every MT-Bench prompt above 0.9)."""
+    return [replace(e, text=split_options(e.text)[0]) for e in examples if e.group != "written"]
 
 
 def mmlu(path: Path = MMLU) -> list[Example]:

@@ -1,5 +1,6 @@
 """Features of a request for the need model (router.need): request shape signals (length, structure, code,
-maths, multi-step asks, conversation depth), each scaled to about 0..1.
+maths, multi-step asks, conversation depth), the shape of an options block (short trailing lines: the choices a
+user offers), and reading level (word length, rare long words, capitalised names, symbols), each about 0..1.
 
 Shared by training (router.train, through scikit-learn's DictVectorizer) and inference (router.need), so both see
 exactly the same features. Nothing here names a benchmark's format: multiple-choice labels ("A. ...", "Answer:")
@@ -44,6 +45,15 @@ _STEP_MARKS = tuple(
         "compute",
     )
 )
+_NUMERIC_OPTION = re.compile(r"^[\s$€£(]*[-+]?\d[\d,.\s/%^\u00d7x*+\-e]*[A-Za-z%/°²³ ]{0,12}\.?$")
+_CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]+")  # names and terms, not sentence openings
+_WORD = re.compile(r"[A-Za-z]+")
+_SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
+_SYMBOLS = tuple("()[]{}=+-*/^<>|$\\_")
+OPTION_CHARS = 300  # a trailing line longer than this is part of the ask, not one of the options offered
+MAX_OPTIONS = 6
+LONG_WORD = 9  # letters: a word this long is mostly a technical term
+_LONG_WORD = re.compile(rf"[A-Za-z]{{{LONG_WORD},}}")
 HEAD_CHARS = 1000  # long prompts: the opening and the end carry the task; bounds the decision time
 TAIL_CHARS = 300
 
@@ -62,6 +72,56 @@ def _squash(count: int, scale: float) -> float:
 def _first_line_length(text: str) -> int:
     end = text.find("\n")
     return len(text) if end < 0 else end
+
+
+def split_options(text: str) -> tuple[str, list[str]]:
+    """The ask and the short trailing lines after it (the options a user lists), or the whole text and []."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    options: list[str] = []
+    while len(lines) > 1 and len(options) < MAX_OPTIONS and len(lines[-1]) <= OPTION_CHARS:
+        options.insert(0, lines.pop())
+    if len(options) < 2:
+        return text, []
+    return "\n".join(lines), options
+
+
+def options_block(options: list[str]) -> dict[str, float]:
+    """How the offered options look: long sentences, numbers, single words or pairs ("Wrong, Not wrong") and how
+    uneven they are. These carry over between domains, unlike the options' words."""
+    if not options:
+        return {}
+    count = len(options)
+    lengths = [len(option) for option in options]
+    mean = sum(lengths) / count
+    spread = (sum((length - mean) ** 2 for length in lengths) / count) ** 0.5
+    return {
+        "f:option_chars": _squash(round(mean), 200),
+        "f:option_spread": min(1.0, spread / max(1.0, mean)),
+        "f:option_numeric": sum(bool(_NUMERIC_OPTION.match(o.strip())) for o in options) / count,
+        "f:option_one_word": sum(len(o.split()) == 1 for o in options) / count,
+        "f:option_sentence": sum(o.rstrip().endswith(".") and len(o.split()) > 3 for o in options) / count,
+        "f:option_pair": sum(o.count(",") == 1 and len(o) < 30 for o in options) / count,
+    }
+
+
+def reading_level(ask: str, clipped: str) -> dict[str, float]:
+    """Vocabulary-free reading level: technical terms (long words), names, symbols, sentences and variety."""
+    words = _WORD.findall(clipped)
+    count = max(1, len(words))
+    size = max(1, len(clipped))
+    lower = " " + ask.lower().replace("\n", " ") + " "
+    return {
+        "f:words": _squash(len(words), 600),
+        "f:long_words": len(_LONG_WORD.findall(clipped)) / count,
+        "f:word_variety": len({w.lower() for w in words}) / count,
+        "f:capitalised": len(_CAPITALISED.findall(ask)) / max(1, len(_WORD.findall(ask))),
+        "f:uppercase": sum(map(str.isupper, clipped)) / size,
+        "f:symbols": sum(map(clipped.count, _SYMBOLS)) / size,
+        "f:sentences": _squash(len(_SENTENCE_END.findall(ask)), 20),
+        "f:ends_with_question": float(ask.rstrip().endswith("?")),
+        "f:second_person": float(" you " in lower or " your " in lower),
+        "f:statements": float("statement 1" in lower),
+    }
 
 
 def shape(text: str, turns: int) -> dict[str, float]:
@@ -84,5 +144,8 @@ def shape(text: str, turns: int) -> dict[str, float]:
 
 def features(text: str, turns: int = 1) -> dict[str, float]:
     """Every feature of a request. Vocabulary is left out on purpose: word features learned on MMLU memorise its
-    domains (held-out-domain APGR fell from 0.57 to 0.51 with them), while shape signals carry over."""
-    return shape(text, turns)
+    domains (held-out-domain APGR fell from 0.57 to 0.51 with them), while shape signals carry over. Features
+    absent from the dict (no options block) read as 0."""
+    clipped = _clip(text)
+    ask, options = split_options(clipped)
+    return shape(text, turns) | options_block(options) | reading_level(ask, clipped)

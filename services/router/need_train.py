@@ -1,5 +1,9 @@
 """Fits the need model (router.need) with scikit-learn and validates it across MMLU domains.
 
+The model is a gradient-boosted ensemble of small regression trees on router.need_features, fitted to the gain of
+escalating (strong correct - weak correct: APGR rewards ranking by expected gain, and this target beat "strong and
+not weak" and "weak wrong" on held-out domains), then a logistic map from the ensemble's output to the
+probability of need (strong and not weak), so the score reads as that probability and the ranking is unchanged.
 Training needs scikit-learn (the `dev` extra); the gateway only reads the exported need.json."""
 
 from __future__ import annotations
@@ -9,38 +13,82 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
+from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from router.config import PACKAGE_DIR
-from router.need_data import Example, apgr
+from router.need import NeedModel
+from router.need_data import Example, apgr, asks_only
 from router.need_features import features
 
 NEED_PATH = PACKAGE_DIR / "need.json"
 WRITTEN_WEIGHT = 20.0  # 75 written prompts against ~10,000 MMLU rows: each counts as much as 20 rows
-REGULARISATION = 0.1  # LogisticRegression C, chosen on held-out domains (python -m router.train --need-sweep)
+# Chosen on the held-out-domain folds' mean (see the README's need-model section for the figures).
+BOOSTING = {
+    "n_estimators": 100,
+    "learning_rate": 0.05,
+    "max_depth": 3,
+    "min_samples_leaf": 50,
+    "max_features": 0.5,
+    "random_state": 0,
+}
 
 
-def _weights(examples: Sequence[Example]) -> np.ndarray:
-    return np.array([WRITTEN_WEIGHT if e.group == "written" else 1.0 for e in examples])
+def _gain(example: Example) -> float:
+    """What escalating this prompt earns: MMLU's strong - weak correctness; a written prompt's need label."""
+    return example.strong - example.weak if example.group != "written" else float(example.need)
 
 
-def fit(examples: Sequence[Example], c: float = REGULARISATION) -> dict:
-    """The exported model: bias and a weight per feature name (the DictVectorizer's vocabulary)."""
-    vectoriser = DictVectorizer()
-    x = vectoriser.fit_transform([features(e.text) for e in examples])
-    y = np.array([e.need for e in examples])
-    model = LogisticRegression(C=c, max_iter=5000).fit(x, y, sample_weight=_weights(examples))
-    names = vectoriser.get_feature_names_out()
+def _matrix(examples: Sequence[Example], names: Sequence[str]) -> np.ndarray:
+    rows = [features(e.text) for e in examples]
+    return np.array([[row.get(name, 0.0) for name in names] for row in rows])
+
+
+def _export_tree(tree) -> dict:
+    """One fitted sklearn tree (its public tree_ arrays) as lists the gateway walks: x[feature] <= threshold
+    goes left; a leaf has feature -1 and its value."""
+    t = tree.tree_
     return {
-        "bias": round(float(model.intercept_[0]), 6),
-        "weights": {str(n): round(float(w), 6) for n, w in zip(names, model.coef_[0], strict=True)},
+        "feature": [int(f) for f in t.feature],
+        "threshold": [round(float(v), 6) for v in t.threshold],
+        "left": [int(i) for i in t.children_left],
+        "right": [int(i) for i in t.children_right],
+        "value": [round(float(v), 6) for v in t.value[:, 0, 0]],
     }
 
 
-def _score(model: dict, text: str) -> float:
-    return model["bias"] + sum(model["weights"].get(n, 0.0) * v for n, v in features(text).items())
+def boost(examples: Sequence[Example]) -> tuple[list[str], GradientBoostingRegressor, LogisticRegression]:
+    """The fitted scikit-learn models: feature names, the boosted trees on the gain, the logistic map to need.
+    The MMLU questions are fitted twice, with and without their options (need_data.asks_only)."""
+    examples = list(examples) + asks_only(examples)
+    names = sorted({name for e in examples for name in features(e.text)})
+    x = _matrix(examples, names)
+    weights = np.array([WRITTEN_WEIGHT if e.group == "written" else 1.0 for e in examples])
+    boosted = GradientBoostingRegressor(**BOOSTING).fit(x, [_gain(e) for e in examples], sample_weight=weights)
+    raw = boosted.predict(x).reshape(-1, 1)
+    platt = LogisticRegression(max_iter=1000).fit(raw, [e.need for e in examples], sample_weight=weights)
+    return names, boosted, platt
+
+
+def export(names: Sequence[str], boosted: GradientBoostingRegressor, platt: LogisticRegression) -> dict:
+    """need.json: feature names, the trees (leaf values scaled by the learning rate) and the probability map."""
+    rate = boosted.learning_rate
+    trees = [_export_tree(stage[0]) for stage in boosted.estimators_]
+    for tree in trees:
+        tree["value"] = [round(v * rate, 6) for v in tree["value"]]
+    return {
+        "features": list(names),
+        "base": round(float(boosted.init_.constant_[0, 0]), 6),
+        "trees": trees,
+        "scale": round(float(platt.coef_[0, 0]), 6),
+        "offset": round(float(platt.intercept_[0]), 6),
+    }
+
+
+def fit(examples: Sequence[Example]) -> dict:
+    """The exported model fitted on these examples."""
+    return export(*boost(examples))
 
 
 def domain_folds(mmlu: Sequence[Example], folds: int = 5) -> list[tuple[list[int], list[int]]]:
@@ -49,17 +97,16 @@ def domain_folds(mmlu: Sequence[Example], folds: int = 5) -> list[tuple[list[int
     return [(list(train), list(test)) for train, test in split]
 
 
-def heldout_domain_apgr(
-    mmlu: Sequence[Example], written: Sequence[Example], folds: int = 5, c: float = REGULARISATION
-) -> list[float]:
-    """APGR on whole MMLU domains held out from training (GroupKFold by domain), one figure per fold."""
+def heldout_domain_apgr(mmlu: Sequence[Example], written: Sequence[Example], folds: int = 5) -> list[float]:
+    """APGR on whole MMLU domains held out from training (GroupKFold by domain), one figure per fold, scored by
+    the exported model exactly as the gateway scores (router.need)."""
     results = []
     for train, test in domain_folds(mmlu, folds):
-        model = fit([mmlu[i] for i in train] + list(written), c)
+        model = NeedModel.from_dict(fit([mmlu[i] for i in train] + list(written)))
         held = [mmlu[i] for i in test]
-        results.append(apgr([_score(model, e.text) for e in held], [e.weak for e in held], [e.strong for e in held]))
+        results.append(apgr([model.score(e.text) for e in held], [e.weak for e in held], [e.strong for e in held]))
     return results
 
 
 def write(model: dict, path: Path = NEED_PATH) -> None:
-    path.write_text(json.dumps(model, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(model, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")

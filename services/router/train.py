@@ -1,8 +1,8 @@
 """Trains the router's two models and writes them into the router package:
 
 - classifier.json: which tier a request's kind fits (local, power, creative), from router/training/{tier}.txt;
-- need.json: the need model (router.need) with scikit-learn, from data/routellm-mmlu and training/need.txt,
-  validated on whole MMLU domains held out from training (APGR);
+- need.json: the need model (router.need): boosted trees fitted with scikit-learn on the gain of escalating, from
+  data/routellm-mmlu and training/need.txt, validated on whole MMLU domains held out from training (APGR);
 - training/calibration.jsonl: the request sample `maximus route calibrate` sets need.threshold on.
 
     .venv/bin/python -m router.train [--folds 5]

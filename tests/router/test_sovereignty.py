@@ -168,7 +168,8 @@ def test_online_config_is_validated() -> None:
 
 
 async def test_hook_raises_its_threshold_under_hard_traffic_and_says_so(config, monkeypatch) -> None:
-    online = OnlineConfig(window=40, min_decisions=20, recompute_every=5, max_shift=0.5)
+    # The bound lets the threshold reach the top of its range (0.99), whatever the need model's scale.
+    online = OnlineConfig(window=40, min_decisions=20, recompute_every=5, max_shift=0.99 - config.need.threshold)
     steered = RoutingPolicy(dataclasses.replace(config, sovereignty_target=0.9, online=online))
     monkeypatch.setattr(litellm_hook, "default_policy", lambda: steered)
     hook = RoutingHook()
