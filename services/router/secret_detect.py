@@ -340,10 +340,21 @@ def _keyword_first_matches(region: str) -> Iterator[tuple[re.Match[str], int]]:
                 yield match, group
 
 
+# Where a value that looks_like_password could pass (6+ characters) can start in a match of a detect-secrets keyword
+# regex: unquoted, after its operator (: or one ending in =) and spaces; quoted, right after its opening quote (every
+# regex reading => or a quote-first comparison wants a quote). A value starts with a word character and holds no
+# quote or vertical tab. A region without such a place ("api_key: 'x' " x 300: 600 matches of one-letter values)
+# yields no value those regexes could report.
+_PASSABLE_VALUE_START = re.compile(r"[:=]\s*\w[^\v'\"]{5}|['\"`]\w[^\v'\"]{5}")
+
+
 def _keyword_matches(region: str) -> Iterator[tuple[re.Match[str], int]]:
-    """Matches of the keyword regexes that can match in a lower-cased region (cheap literal tests first)."""
+    """Matches of the keyword regexes that can match in a lower-cased region (cheap literal tests first; the
+    detect-secrets ones only where one could hold a value that can pass)."""
     for match in _SPOKEN_CREDENTIAL.finditer(region):
         yield match, 1
+    if _PASSABLE_VALUE_START.search(region) is None:
+        return
     if any(stem in region for stem in _DS_KEYWORD_STEMS):
         yield from _keyword_first_matches(region)
     if any(op in region for op in _COMPARISONS):

@@ -78,6 +78,44 @@ def test_keyword_regexes_tried_at_keyword_starts_find_what_finditer_finds() -> N
         assert _starts_matches(region) == expected, text
 
 
+_VALUE_FRAGMENTS = [*_FRAGMENTS, "Tr0ub4", "Tr0ub", "ab1-x9", " 'x' ", "\\x0b", "\t", "=>", "!=", "==", "'Tr0ub4'"]
+
+
+def _keyword_regex_values(region: str) -> list[str]:
+    values = [region[m.start(g) : m.end(g)] for m, g in secret_detect._keyword_first_matches(region)]
+    return values + [m.group(g) for r, g in secret_detect._QUOTE_FIRST for m in r.finditer(region)]
+
+
+def test_keyword_regexes_skipped_only_where_no_value_can_pass(monkeypatch: pytest.MonkeyPatch, rules) -> None:
+    rng = random.Random(23)
+    texts = ["api_key: 'x' " * 300, "password = 'Tr0ub4'", "pwd: Tr0ub4", "'Tr0ub4' == password", "secret=>'ab1-x9'"]
+    texts += ["".join(rng.choice(_VALUE_FRAGMENTS) for _ in range(rng.randint(3, 24))) for _ in range(3000)]
+    # Assignments with values short and long (5, 6 characters), quoted or not, compared or assigned.
+    names, operators = ["api_key", "password", "db_pass", "secret", "pwd", "'x'"], [": ", "=", " = ", "=>", "==", ":"]
+    quotes, values = ["", "'", '"', "`"], ["x", "ab", "Tr0ub", "Tr0ub4", "ab1-x9", "a b", "x;"]
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            quote = rng.choice(quotes)
+            value = rng.choice(values[:3] if rng.random() < 0.8 else values)
+            parts.append(
+                rng.choice(names) + rng.choice(operators) + quote + value + quote + rng.choice([" ", ";", "\n"])
+            )
+        texts.append("".join(parts))
+    skipped_with_values = 0
+    for text in texts:
+        region = text.lower()
+        if secret_detect._PASSABLE_VALUE_START.search(region) is None:
+            values = _keyword_regex_values(region)
+            assert not any(len(v.strip("\"'`;,.)(")) >= 6 for v in values), text
+            skipped_with_values += bool(values)
+    assert skipped_with_values > 500
+    # The outcome is the one of a guard that reads every region.
+    found = [find_secrets(text, rules) for text in texts]
+    monkeypatch.setattr(secret_detect, "_PASSABLE_VALUE_START", re.compile(""))
+    assert [find_secrets(text, rules) for text in texts] == found
+
+
 def test_keyword_first_regexes_start_with_one_keyword_alternation() -> None:
     assert {op for _, _, op in secret_detect._KEYWORD_FIRST_BY_OPERATOR} == {":", "=", ";"}
     for regex, _, operator in secret_detect._KEYWORD_FIRST_BY_OPERATOR:
