@@ -340,10 +340,21 @@ def _keyword_first_matches(region: str) -> Iterator[tuple[re.Match[str], int]]:
                 yield match, group
 
 
+# Where a value that looks_like_password could pass (6+ characters) can start in a match of a detect-secrets keyword
+# regex: unquoted, after its operator (: or one ending in =) and spaces; quoted, right after its opening quote (every
+# regex reading => or a quote-first comparison wants a quote). A value starts with a word character and holds no
+# quote or vertical tab. A region without such a place ("api_key: 'x' " x 300: 600 matches of one-letter values)
+# yields no value those regexes could report.
+_PASSABLE_VALUE_START = re.compile(r"[:=]\s*\w[^\v'\"]{5}|['\"`]\w[^\v'\"]{5}")
+
+
 def _keyword_matches(region: str) -> Iterator[tuple[re.Match[str], int]]:
-    """Matches of the keyword regexes that can match in a lower-cased region (cheap literal tests first)."""
+    """Matches of the keyword regexes that can match in a lower-cased region (cheap literal tests first; the
+    detect-secrets ones only where one could hold a value that can pass)."""
     for match in _SPOKEN_CREDENTIAL.finditer(region):
         yield match, 1
+    if _PASSABLE_VALUE_START.search(region) is None:
+        return
     if any(stem in region for stem in _DS_KEYWORD_STEMS):
         yield from _keyword_first_matches(region)
     if any(op in region for op in _COMPARISONS):
@@ -415,14 +426,24 @@ def looks_like_key_value(value: str, rules: SecretRules) -> bool:
     return core == value and len(value) >= 16 and _ENTROPY.calculate_shannon_entropy(value) >= 3.0
 
 
+# Where a _NAMED_VALUE value that looks_like_key_value could pass (8+ characters) can be: after = or :, spaces and
+# an optional quote. A text without such a place ("pw=abc " x 570) has no named assignment worth reading.
+_PASSABLE_NAMED_VALUE = re.compile(r"[=:][ \t]*[\"'`]?[^\s\"'`,;]{8}")
+
+
 def _named_assignment_hits(views: TextViews, rules: SecretRules) -> set[str]:
     lower, text = views.lower, views.text
     seen: set[str] = set()  # values judged not to be keys: a repeated one is skipped before the name checks
+    gated = False  # looked for a passable value (once, at the first assignment: most texts have none)
     for word in _NAME_WORDS:
         at = lower.find(word)
         while at != -1:
             match = _NAMED_VALUE.match(lower, at)
             if match is not None:
+                if not gated:
+                    if _PASSABLE_NAMED_VALUE.search(lower) is None:
+                        return set()
+                    gated = True
                 value = text[match.start(1) : match.end(1)]
                 if value not in seen and _starts_name_word(lower, text, at) and not _identifier_name(lower, at):
                     if looks_like_key_value(value, rules):

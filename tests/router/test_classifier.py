@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from router.classifier import TierClassifier
 from router.features import _WORD, HEAD_CHARS, TAIL_CHARS, words_of
+from tests.router.heldout_cases import CREATIVE, LOCAL, POWER
 
 TEXTS = [
     "hi",
@@ -26,6 +29,16 @@ def test_fast_path_equals_reference_sum(classifier: TierClassifier, text: str) -
     fast = classifier._totals(text, words_of(text))
     reference = classifier.raw_totals(text)
     assert fast == pytest.approx(reference)
+
+
+def test_fast_path_sums_exactly_what_the_reference_sums(classifier: TierClassifier) -> None:
+    # Same features in the same order (word, its stem, the pair it ends): the very same floats, on prompts mixing
+    # words of the model's vocabulary with words outside it.
+    rng = random.Random(5)
+    pool = LOCAL + POWER + CREATIVE
+    for _ in range(300):
+        text = " ".join(rng.choice(pool) for _ in range(rng.randint(1, 8)))
+        assert classifier._totals(text, words_of(text)) == classifier.raw_totals(text), text
 
 
 def test_model_file_is_small_and_scores_three_tiers(config, classifier: TierClassifier) -> None:

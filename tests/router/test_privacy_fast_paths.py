@@ -1,7 +1,8 @@
 """The privacy guard's shortcuts (issue 11's decision latency) find what the full passes find: detect-secrets plugins
-behind value-run gates, keyword regexes tried only where a keyword starts, command patterns behind their credential
-part, NINO and NIR looked for around numeric spans, phone numbers rejected by length before validation, base64
-looked for only where a long token exists. Each shortcut is checked against the pass it replaces."""
+behind value-run gates, keyword regexes tried only where a keyword starts and a value that can pass can start, named
+assignments read only where such a value can be, command patterns behind their credential part, NINO and NIR looked
+for around numeric spans, phone numbers rejected by length before validation, base64 looked for only where a long
+token exists. Each shortcut is checked against the pass it replaces."""
 
 from __future__ import annotations
 
@@ -76,6 +77,74 @@ def test_keyword_regexes_tried_at_keyword_starts_find_what_finditer_finds() -> N
         # Regexes whose operator the region lacks find nothing there: skipping them loses no match.
         expected = [m for m in _finditer_matches(region) if m[0][-1] == ";" or ":" in operators or "=" in operators]
         assert _starts_matches(region) == expected, text
+
+
+_VALUE_FRAGMENTS = [*_FRAGMENTS, "Tr0ub4", "Tr0ub", "ab1-x9", " 'x' ", "\\x0b", "\t", "=>", "!=", "==", "'Tr0ub4'"]
+
+
+def _keyword_regex_values(region: str) -> list[str]:
+    values = [region[m.start(g) : m.end(g)] for m, g in secret_detect._keyword_first_matches(region)]
+    return values + [m.group(g) for r, g in secret_detect._QUOTE_FIRST for m in r.finditer(region)]
+
+
+def test_keyword_regexes_skipped_only_where_no_value_can_pass(monkeypatch: pytest.MonkeyPatch, rules) -> None:
+    rng = random.Random(23)
+    texts = ["api_key: 'x' " * 300, "password = 'Tr0ub4'", "pwd: Tr0ub4", "'Tr0ub4' == password", "secret=>'ab1-x9'"]
+    texts += ["".join(rng.choice(_VALUE_FRAGMENTS) for _ in range(rng.randint(3, 24))) for _ in range(3000)]
+    # Assignments with values short and long (5, 6 characters), quoted or not, compared or assigned.
+    names, operators = ["api_key", "password", "db_pass", "secret", "pwd", "'x'"], [": ", "=", " = ", "=>", "==", ":"]
+    quotes, values = ["", "'", '"', "`"], ["x", "ab", "Tr0ub", "Tr0ub4", "ab1-x9", "a b", "x;"]
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            quote = rng.choice(quotes)
+            value = rng.choice(values[:3] if rng.random() < 0.8 else values)
+            parts.append(
+                rng.choice(names) + rng.choice(operators) + quote + value + quote + rng.choice([" ", ";", "\n"])
+            )
+        texts.append("".join(parts))
+    skipped_with_values = 0
+    for text in texts:
+        region = text.lower()
+        if secret_detect._PASSABLE_VALUE_START.search(region) is None:
+            values = _keyword_regex_values(region)
+            assert not any(len(v.strip("\"'`;,.)(")) >= 6 for v in values), text
+            skipped_with_values += bool(values)
+    assert skipped_with_values > 500
+    # The outcome is the one of a guard that reads every region.
+    found = [find_secrets(text, rules) for text in texts]
+    monkeypatch.setattr(secret_detect, "_PASSABLE_VALUE_START", re.compile(""))
+    assert [find_secrets(text, rules) for text in texts] == found
+
+
+def test_named_assignments_skipped_only_where_no_value_can_pass(monkeypatch: pytest.MonkeyPatch, rules) -> None:
+    rng = random.Random(29)
+    names = ["pw", "API_TOKEN", "db.password", "privateKeyHex", "auth", "secret", "key_b64"]
+    operators, quotes = ["=", ": ", " = ", ":", "\t=\t", "'] = ", "://"], ["", "'", '"', "`"]
+    values = ["abc", "Zq9Lw2X", "Zq9Lw2Xe", "x9;y", "Zq9-Lw2,Xe7", "Zq9Lw2Xe7Tp", "u s3r"]
+    texts = ["pw=abc " * 570]
+    for _ in range(4000):
+        parts = []
+        for _ in range(rng.randint(1, 5)):
+            quote = rng.choice(quotes)
+            value = rng.choice(values[:3] if rng.random() < 0.8 else values)
+            parts.append(
+                rng.choice(names) + rng.choice(operators) + quote + value + quote + rng.choice([" ", ",", "\n"])
+            )
+        texts.append("".join(parts))
+    skipped_with_values = 0
+    for text in texts:
+        lower = text.lower()
+        if secret_detect._PASSABLE_NAMED_VALUE.search(lower) is None:
+            found = [secret_detect._NAMED_VALUE.match(lower, at) for at in range(len(lower))]
+            values_read = [text[m.start(1) : m.end(1)] for m in found if m is not None]
+            assert not any(len(v.strip("\"'`;,.)(<>[]{}")) >= 8 for v in values_read), text
+            skipped_with_values += bool(values_read)
+    assert skipped_with_values > 500
+    found = [find_secrets(text, rules) for text in texts]
+    assert {"credential_assignment"} in found
+    monkeypatch.setattr(secret_detect, "_PASSABLE_NAMED_VALUE", re.compile(""))
+    assert [find_secrets(text, rules) for text in texts] == found
 
 
 def test_keyword_first_regexes_start_with_one_keyword_alternation() -> None:
