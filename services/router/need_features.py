@@ -52,6 +52,7 @@ _CAPITALISED = re.compile(r"[A-Z](?<=\b[A-Z])(?<![.?!]\s[A-Z])(?<!^[A-Z])[a-z]+"
 _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
 _SYMBOLS = tuple("()[]{}=+-*/^<>|$\\_")
+_NOT_ASCII_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)  # deleted to count A-Z in C
 OPTION_CHARS = 300  # a trailing line longer than this is part of the ask, not one of the options offered
 MAX_OPTIONS = 6
 LONG_WORD = 9  # letters: a word this long is mostly a technical term
@@ -105,6 +106,13 @@ def options_block(options: list[str]) -> dict[str, float]:
     }
 
 
+def _uppercase(text: str) -> int:
+    """Upper-case characters; ASCII text (most requests) is counted by bytes.translate instead of a call a char."""
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _NOT_ASCII_UPPER))
+    return sum(map(str.isupper, text))
+
+
 def reading_level(ask: str, clipped: str) -> dict[str, float]:
     """Vocabulary-free reading level: technical terms (long words), names, symbols, sentences and variety."""
     words = _WORD.findall(clipped)
@@ -115,8 +123,8 @@ def reading_level(ask: str, clipped: str) -> dict[str, float]:
         "f:words": _squash(len(words), 600),
         "f:long_words": sum(len(word) >= LONG_WORD for word in words) / count,
         "f:word_variety": len(set(map(str.lower, words))) / count,
-        "f:capitalised": len(_CAPITALISED.findall(ask)) / max(1, len(_WORD.findall(ask))),
-        "f:uppercase": sum(map(str.isupper, clipped)) / size,
+        "f:capitalised": len(_CAPITALISED.findall(ask)) / max(1, len(words if ask is clipped else _WORD.findall(ask))),
+        "f:uppercase": _uppercase(clipped) / size,
         "f:symbols": sum(map(clipped.count, _SYMBOLS)) / size,
         "f:sentences": _squash(len(_SENTENCE_END.findall(ask)), 20),
         "f:ends_with_question": float(ask.rstrip().endswith("?")),
