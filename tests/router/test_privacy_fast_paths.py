@@ -87,6 +87,20 @@ def _keyword_regex_values(region: str) -> list[str]:
     return values + [m.group(g) for r, g in secret_detect._QUOTE_FIRST for m in r.finditer(region)]
 
 
+def _assignment_texts(rng: random.Random, count: int, most_parts: int, pieces: tuple[list[str], ...]) -> list[str]:
+    """Texts of 1..most_parts assignments `name op quote value quote sep`; mostly the short (first three) values."""
+    names, operators, quotes, values, separators = pieces
+    texts = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, most_parts)):
+            quote = rng.choice(quotes)
+            value = rng.choice(values[:3] if rng.random() < 0.8 else values)
+            parts.append(rng.choice(names) + rng.choice(operators) + quote + value + quote + rng.choice(separators))
+        texts.append("".join(parts))
+    return texts
+
+
 def test_keyword_regexes_skipped_only_where_no_value_can_pass(monkeypatch: pytest.MonkeyPatch, rules) -> None:
     rng = random.Random(23)
     texts = ["api_key: 'x' " * 300, "password = 'Tr0ub4'", "pwd: Tr0ub4", "'Tr0ub4' == password", "secret=>'ab1-x9'"]
@@ -94,15 +108,7 @@ def test_keyword_regexes_skipped_only_where_no_value_can_pass(monkeypatch: pytes
     # Assignments with values short and long (5, 6 characters), quoted or not, compared or assigned.
     names, operators = ["api_key", "password", "db_pass", "secret", "pwd", "'x'"], [": ", "=", " = ", "=>", "==", ":"]
     quotes, values = ["", "'", '"', "`"], ["x", "ab", "Tr0ub", "Tr0ub4", "ab1-x9", "a b", "x;"]
-    for _ in range(3000):
-        parts = []
-        for _ in range(rng.randint(1, 6)):
-            quote = rng.choice(quotes)
-            value = rng.choice(values[:3] if rng.random() < 0.8 else values)
-            parts.append(
-                rng.choice(names) + rng.choice(operators) + quote + value + quote + rng.choice([" ", ";", "\n"])
-            )
-        texts.append("".join(parts))
+    texts += _assignment_texts(rng, 3000, 6, (names, operators, quotes, values, [" ", ";", "\n"]))
     skipped_with_values = 0
     for text in texts:
         region = text.lower()
@@ -123,15 +129,7 @@ def test_named_assignments_skipped_only_where_no_value_can_pass(monkeypatch: pyt
     operators, quotes = ["=", ": ", " = ", ":", "\t=\t", "'] = ", "://"], ["", "'", '"', "`"]
     values = ["abc", "Zq9Lw2X", "Zq9Lw2Xe", "x9;y", "Zq9-Lw2,Xe7", "Zq9Lw2Xe7Tp", "u s3r"]
     texts = ["pw=abc " * 570]
-    for _ in range(4000):
-        parts = []
-        for _ in range(rng.randint(1, 5)):
-            quote = rng.choice(quotes)
-            value = rng.choice(values[:3] if rng.random() < 0.8 else values)
-            parts.append(
-                rng.choice(names) + rng.choice(operators) + quote + value + quote + rng.choice([" ", ",", "\n"])
-            )
-        texts.append("".join(parts))
+    texts += _assignment_texts(rng, 4000, 5, (names, operators, quotes, values, [" ", ",", "\n"]))
     skipped_with_values = 0
     for text in texts:
         lower = text.lower()
