@@ -66,14 +66,15 @@ def panels() -> list:
     )
     ratio_gauge = (
         gauge.Panel()
-        .title("Live local share, 1 h (router target: routing.yaml sovereignty_target)")
+        .title("Live local share, last answers (router target: routing.yaml sovereignty_target)")
         .unit("percentunit")
         .min(0)
         .max(1)
         .description(
-            "Answers from sovereign tiers over the last hour; the router steers its threshold toward the target."
+            "Answers from sovereign tiers among the last ones (routing.yaml sovereignty_online.window): the share "
+            "the router steers its threshold on, toward the target."
         )
-        .with_target(query("maximus:sovereignty_ratio:1h", "1 h"))
+        .with_target(query("maximus_sovereignty_ratio_recent", "last answers"))
         .thresholds(ratio_thresholds())
         .show_threshold_markers(True)
     )

@@ -106,6 +106,9 @@ class OnlineConfig:
     min_decisions: int = 50  # the calibrated threshold is used alone until the window holds this many
     recompute_every: int = 20  # decisions between two threshold updates (a sort of the window)
     max_shift: float = 0.2  # the live threshold stays within calibrated +- max_shift, and within 0.01..0.99
+    follow_tracker: bool = True  # steer on the tracker's observed share of the last `window` answers (Redis)
+    tracker_refresh_s: float = 2.0  # how often that share is re-read in the background
+    tracker_key: str = "maximus:recent"  # the tracker's list of recent answers (tracker/totals.py RECENT_KEY)
 
 
 @dataclass(frozen=True)
@@ -262,9 +265,14 @@ def _online(raw: dict[str, Any]) -> OnlineConfig:
         min_decisions=int(raw.get("min_decisions", OnlineConfig.min_decisions)),
         recompute_every=int(raw.get("recompute_every", OnlineConfig.recompute_every)),
         max_shift=float(raw.get("max_shift", OnlineConfig.max_shift)),
+        follow_tracker=bool(raw.get("follow_tracker", OnlineConfig.follow_tracker)),
+        tracker_refresh_s=float(raw.get("tracker_refresh_s", OnlineConfig.tracker_refresh_s)),
+        tracker_key=str(raw.get("tracker_key", OnlineConfig.tracker_key)),
     )
-    if cfg.window < 1 or cfg.recompute_every < 1 or not 0.0 <= cfg.max_shift <= 1.0:
-        raise ValueError("sovereignty_online: window and recompute_every >= 1, max_shift within 0..1")
+    if cfg.window < 1 or cfg.recompute_every < 1 or not 0.0 <= cfg.max_shift <= 1.0 or cfg.tracker_refresh_s <= 0:
+        raise ValueError(
+            "sovereignty_online: window and recompute_every >= 1, max_shift within 0..1, tracker_refresh_s > 0"
+        )
     return cfg
 
 

@@ -10,7 +10,8 @@
 - response headers: x-maximus-tier, x-maximus-route-reason and x-maximus-route-score on streaming and
   non-streaming answers.
 - the sovereignty target: the need threshold of each decision comes from router.sovereignty.ThresholdController,
-  fed with this process's own decisions (no Redis round trip in the request path).
+  fed with this process's own decisions and with the tracker's observed local share, which a background task
+  re-reads from Redis (no Redis round trip in the request path).
 
 The proxy only calls hooks defined on the registered object's own class (see docs/reference/litellm.md), so
 every hook is defined on RoutingHook itself. Nothing here logs request content or matched text.
@@ -28,11 +29,12 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
-from router.budget import SpendReader
+from router.budget import SpendReader, redis_url_from_env
 from router.health import RedisTierHealth, TierHealth, merge
 from router.policy import RoutingPolicy, default_policy
+from router.redis_reads import BackgroundRedisRead
 from router.request import MalformedRequest, all_texts, check_request
-from router.sovereignty import Outcome, ThresholdController
+from router.sovereignty import Outcome, ThresholdController, tracker_share_reader
 from router.tier_errors import describe, last_fallback, openai_error
 
 log = logging.getLogger("maximus.router")
@@ -122,6 +124,7 @@ class RoutingHook(CustomLogger):
         self._litellm_health = TierHealth()
         self._litellm_health_at = -1e18
         self.sovereignty: ThresholdController | None = None
+        self._tracker_share: BackgroundRedisRead | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -130,6 +133,9 @@ class RoutingHook(CustomLogger):
             self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS, policy.config.budget.redis_url_envs)
             config = policy.config
             self.sovereignty = ThresholdController(config.need.threshold, config.sovereignty_target, config.online)
+            if config.online.enabled and config.online.follow_tracker:
+                url = redis_url_from_env(config.budget.redis_url_envs)
+                self._tracker_share = tracker_share_reader(config.online, url, config.budget.timeout_s)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -162,6 +168,8 @@ class RoutingHook(CustomLogger):
         large = sum(map(len, all_texts(data))) > policy.config.privacy.offload_scan_chars
         decision = await asyncio.to_thread(decide) if large else decide()
         sovereign = policy.config.tiers[decision.tier].sovereign
+        if self._tracker_share is not None:
+            self.sovereignty.follow(await self._tracker_share.latest(wait_first_s=0.0))
         self.sovereignty.observe(Outcome(decision.score if decision.scored else None, sovereign))
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):

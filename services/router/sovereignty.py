@@ -2,9 +2,13 @@
 stays on the machine.
 
 - Offline (`maximus route calibrate`): from a sample of decisions, the threshold that keeps the target share local.
-- Online (the live hook): a sliding window of the gateway's own recent decisions; every few decisions the
-  threshold is recomputed as the one that would have met the target over that window, bounded around the
-  calibrated value. In-process and O(window) per update: no Redis round trip in the request path.
+- Online (the live hook): the tracker's observed local share over its last answers (maximus:recent in Redis,
+  read in the background) is what is steered; the gateway's own recent decisions say where the threshold must
+  sit to move it. Every few decisions the threshold is recomputed as the one that would have given the wanted
+  share over the gateway's window, bounded around the calibrated value. The wanted share is the target plus the
+  gap between the gateway's own share and the tracker's: what the gateway does not see (fallbacks to or from the
+  local tier, other gateway processes) is made up for. Without a tracker figure the target is wanted as it is.
+  O(window) per update, no Redis round trip in the request path.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router.config import OnlineConfig
+from router.redis_reads import BackgroundRedisRead
 
 LOWEST, HIGHEST = 0.01, 0.99
 
@@ -45,9 +50,38 @@ def threshold_for(outcomes: Sequence[Outcome], target: float) -> float | None:
     return min(HIGHEST, max(LOWEST, (low + high) / 2 if high > low else math.nextafter(high, 1.0)))
 
 
+@dataclass(frozen=True)
+class ObservedShare:
+    """The tracker's local share over its last answers, and how many answers that is."""
+
+    share: float | None
+    answers: int
+
+
+def _observed(flags: list[bytes | str] | None) -> ObservedShare:
+    """An LRANGE of the tracker's list: "1" for each sovereign answer, "0" for the others."""
+    count = len(flags or ())
+    sovereign = sum(flag in (b"1", "1") for flag in flags or ())
+    return ObservedShare(sovereign / count if count else None, count)
+
+
+def tracker_share_reader(config: OnlineConfig, redis_url: str, timeout_s: float) -> BackgroundRedisRead:
+    """The tracker's share over the last `window` answers, re-read in the background; no figure while its Redis
+    does not answer (the controller then steers on the gateway's own decisions)."""
+    timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s, "retry_on_timeout": False}
+    return BackgroundRedisRead(
+        redis_url,
+        config.tracker_refresh_s,
+        timeouts,
+        lambda client: client.lrange(config.tracker_key, 0, config.window - 1),
+        _observed,
+        ObservedShare(None, 0),
+    )
+
+
 class ThresholdController:
     """The hook's live threshold: the calibrated one until the window fills, then the one that would have met the
-    target over the window, within calibrated +- max_shift."""
+    wanted share over the window, within calibrated +- max_shift."""
 
     def __init__(self, calibrated: float, target: float, config: OnlineConfig) -> None:
         self.calibrated = calibrated
@@ -58,6 +92,19 @@ class ThresholdController:
         self._window: deque[Outcome] = deque(maxlen=config.window)
         self._since_update = 0
         self.current = calibrated
+        self.observed = ObservedShare(None, 0)
+
+    def follow(self, observed: ObservedShare) -> None:
+        """The tracker's latest figure, used at the next recompute when it covers at least min_decisions answers."""
+        self.observed = observed
+
+    def wanted_share(self) -> float:
+        """The share of its own decisions the gateway aims at: the target, corrected by the tracker's gap."""
+        own = self.local_share()
+        seen = self.observed
+        if own is None or seen.share is None or seen.answers < self.config.min_decisions:
+            return self.target
+        return min(1.0, max(0.0, self.target + own - seen.share))
 
     def local_share(self) -> float | None:
         """The sovereign share over the window (None while empty)."""
@@ -72,7 +119,7 @@ class ThresholdController:
         self._since_update += 1
         if len(self._window) >= self.config.min_decisions and self._since_update >= self.config.recompute_every:
             self._since_update = 0
-            wanted = threshold_for(self._window, self.target)
+            wanted = threshold_for(self._window, self.wanted_share())
             if wanted is not None:
                 self.current = min(self.high, max(self.low, wanted))
 

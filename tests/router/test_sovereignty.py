@@ -3,6 +3,7 @@ controller keep the target share of requests on the machine, and the bounds hold
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -11,18 +12,20 @@ import random
 import shutil
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-table download when LiteLLM imports
 
 import pytest
+import redis
 
 from router import litellm_hook
 from router.calibrate import calibrate
 from router.config import OnlineConfig, load_config, parse_config
 from router.litellm_hook import RoutingHook
 from router.policy import RoutingPolicy
-from router.sovereignty import Outcome, ThresholdController, threshold_for, write_threshold
+from router.sovereignty import ObservedShare, Outcome, ThresholdController, threshold_for, write_threshold
 from tests.router import fakes
 from tests.router.accuracy import dev_cases
 from tests.router.fakes import HARD_PROMPT, ask
@@ -167,9 +170,93 @@ def test_online_config_is_validated() -> None:
     assert cfg.sovereignty_target == 0.9 and 0 < cfg.need.threshold < 1 and cfg.online.enabled
 
 
+def _run_with_fallbacks(controller: ThresholdController, stream: list[Outcome], rescued: float, lost: float) -> float:
+    """As _run, but what the tracker counts differs from what the gateway decided: `rescued` of the escalated
+    requests are answered locally (the strong tier failed, LiteLLM fell back), `lost` of the local ones by a
+    cloud tier (the local tier failed). The tracker's share over its window is fed back as the hook does; the
+    share of answers the tracker counted over the second half is returned."""
+    rng = random.Random(3)
+    answers: deque[bool] = deque(maxlen=controller.config.window)
+    counted = []
+    for outcome in stream:
+        decided = outcome.sovereign if outcome.score is None else outcome.score < controller.current
+        answered = rng.random() >= lost if decided else rng.random() < rescued
+        answers.append(answered)
+        counted.append(answered)
+        controller.follow(ObservedShare(sum(answers) / len(answers), len(answers)))
+        controller.observe(Outcome(outcome.score, decided))
+    half = counted[len(counted) // 2 :]
+    return sum(half) / len(half)
+
+
+@pytest.mark.parametrize(("rescued", "lost"), [(0.5, 0.0), (0.0, 0.05)])
+def test_online_controller_steers_the_share_the_tracker_observes(rescued: float, lost: float) -> None:
+    stream = _stream(random.Random(11), 6000, high=0.1)
+    calibrated = threshold_for(stream[:2000], 0.9)
+    online = OnlineConfig(window=500, min_decisions=50, max_shift=0.3)
+    steered = _run_with_fallbacks(ThresholdController(calibrated, 0.9, online), stream, rescued, lost)
+    blind = ThresholdController(calibrated, 0.9, dataclasses.replace(online, follow_tracker=False))
+    blind.follow = lambda observed: None  # as when the tracker's Redis does not answer
+    unsteered = _run_with_fallbacks(blind, stream, rescued, lost)
+    assert abs(unsteered - 0.9) > 0.025, unsteered  # the gateway's own decisions alone miss what the tracker counts
+    assert abs(steered - 0.9) <= 0.01, steered
+
+
+def test_a_tracker_figure_over_too_few_answers_is_not_followed() -> None:
+    controller = ThresholdController(0.3, 0.9, OnlineConfig(window=100, min_decisions=50))
+    for _ in range(60):
+        controller.observe(Outcome(0.1, True))
+    controller.follow(ObservedShare(0.0, 49))
+    assert controller.wanted_share() == 0.9
+    controller.follow(ObservedShare(0.5, 50))
+    assert controller.wanted_share() == 1.0  # own 100% local, the tracker 50%: aim higher (bounded at 1)
+    controller.follow(ObservedShare(None, 0))
+    assert controller.wanted_share() == 0.9
+
+
+async def _hard_traffic(hook: RoutingHook, requests: int) -> list[str]:
+    tiers = []
+    for i in range(requests):
+        out = await hook.async_pre_call_hook(None, None, ask(f"{HARD_PROMPT} (case {i})"), "acompletion")
+        tiers.append(out["metadata"]["maximus_tier"])
+        await asyncio.sleep(0.005)  # lets the background read of the tracker's share run
+    return tiers
+
+
+async def test_hook_follows_the_share_the_tracker_observed(config, monkeypatch, redis_server) -> None:
+    """Through a real Redis: the same hard traffic, and a tracker that saw fewer or more local answers than the
+    gateway decided, moves the threshold up or down from where the gateway's own decisions put it."""
+    online = OnlineConfig(
+        window=40, min_decisions=20, recompute_every=5, max_shift=0.99 - config.need.threshold, tracker_refresh_s=0.05
+    )
+    monkeypatch.setenv("MAXIMUS_REDIS_URL", redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    thresholds = {}
+    try:
+        for label, flags in (("none", []), ("all cloud", ["0"] * 40), ("all local", ["1"] * 40)):
+            client.delete(online.tracker_key)
+            if flags:
+                client.rpush(online.tracker_key, *flags)
+            steered = RoutingPolicy(dataclasses.replace(config, sovereignty_target=0.9, online=online))
+            monkeypatch.setattr(litellm_hook, "default_policy", lambda steered=steered: steered)
+            hook = RoutingHook()
+            tiers = await _hard_traffic(hook, 60)
+            hook._tracker_share.stop()
+            assert hook.sovereignty.observed.answers == len(flags)
+            thresholds[label] = hook.sovereignty.current
+            if label == "all cloud":
+                assert tiers[-20:].count("local") == 20  # the tracker saw nothing stay local: everything does now
+    finally:
+        client.delete(online.tracker_key)
+        client.close()
+    assert thresholds["all cloud"] > thresholds["none"] > thresholds["all local"], thresholds
+
+
 async def test_hook_raises_its_threshold_under_hard_traffic_and_says_so(config, monkeypatch) -> None:
     # The bound lets the threshold reach the top of its range (0.99), whatever the need model's scale.
-    online = OnlineConfig(window=40, min_decisions=20, recompute_every=5, max_shift=0.99 - config.need.threshold)
+    online = OnlineConfig(
+        window=40, min_decisions=20, recompute_every=5, max_shift=0.99 - config.need.threshold, follow_tracker=False
+    )
     steered = RoutingPolicy(dataclasses.replace(config, sovereignty_target=0.9, online=online))
     monkeypatch.setattr(litellm_hook, "default_policy", lambda: steered)
     hook = RoutingHook()

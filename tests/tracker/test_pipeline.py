@@ -68,6 +68,9 @@ async def test_mixed_run_counts_exactly(redis_proc: RedisProcess, tracker_proc: 
     assert metric(text, 'maximus_privacy_pins_total{kind="iban"}') == 0
     assert metric(text, 'maximus_request_duration_seconds_count{tier="local"}') == 3 * cycles
     assert metric(text, "maximus_sovereignty_ratio") == pytest.approx(4 / 7)
+    # The live share the router steers on: one flag per answered request, exactly once (35 answers < the window).
+    assert metric(text, "maximus_sovereignty_ratio_recent") == pytest.approx(4 / 7)
+    assert tracker_proc.stats()["sovereignty_ratio"]["recent_answers"] == 7 * cycles
     assert metric(text, "maximus_budget_spent_usd") == pytest.approx(exp.cost)
     assert metric(text, "maximus_budget_limit_usd") == 1.0
     assert metric(text, "maximus_saved_usd_total") == pytest.approx(exp.saved)
@@ -105,6 +108,7 @@ async def test_event_delivered_twice_counts_once(redis_proc: RedisProcess, track
     assert metric(text, 'maximus_tracker_events_total{result="duplicate"}') == 1
     assert metric(text, 'maximus_tracker_events_total{result="invalid"}') == 1
     assert metric(text, 'maximus_attempts_total{outcome="success",tier="cloud"}') == 2
+    assert client.lrange("maximus:recent", 0, -1) == [b"0"]  # one answer, at a tier that is not sovereign
     client.close()
 
 
@@ -200,3 +204,21 @@ def test_stats_answers_503_while_redis_is_down(tmp_path: Path) -> None:
             dashboard.run(tracker.base_url, TRACKER_KEY, once=True, interval=1.0, console=console)
     finally:
         tracker.stop()
+
+
+def test_recent_answers_keep_the_window_newest_first(redis_proc: RedisProcess) -> None:
+    """The list the router steers on holds the last `window` answers, and an event applied again adds nothing."""
+    from tracker.accounting import Increments, script_args
+    from tracker.totals import APPLY_SCRIPT, RECENT_KEY
+
+    client = redis.Redis.from_url(redis_proc.url)
+    apply = client.register_script(APPLY_SCRIPT)
+    flags = ["1", "1", "0", "1", "0"]
+    for i, flag in enumerate([*flags, flags[-1]]):
+        event_id = f"e{min(i, len(flags) - 1)}"  # the last one twice: a redelivery
+        inc = Increments(recent=flag)
+        inc.hour["answered"] += 1
+        keys = ["s", "t", "m", "h", f"maximus:seen:{event_id}", f"maximus:call:{event_id}", RECENT_KEY]
+        apply(keys=keys, args=script_args(inc, "g", "0-1", 60, 60, True, 3))
+    assert client.lrange(RECENT_KEY, 0, -1) == [b"0", b"1", b"0"]
+    client.close()

@@ -160,6 +160,8 @@ def test_prometheus_sees_the_exact_counts_and_rules(loaded: Stack) -> None:
     wait_prometheus(prometheus, 'sum(maximus_fallbacks_total{from_tier="power",to_tier="local"})', 2)
     ratio = prom_query(prometheus, "maximus_sovereignty_ratio")
     assert float(ratio[0]["value"][1]) == pytest.approx(8 / 13)
+    recent = prom_query(prometheus, "maximus_sovereignty_ratio_recent")  # 13 answers: all inside the window
+    assert float(recent[0]["value"][1]) == pytest.approx(8 / 13)
     windowed = prom_query(prometheus, "maximus:sovereignty_ratio:1h")
     assert 0 < float(windowed[0]["value"][1]) <= 1
     down = {s["metric"]["job"]: s["value"][1] for s in prom_query(prometheus, "up")}

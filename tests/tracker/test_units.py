@@ -349,8 +349,9 @@ def test_sovereignty_target_is_the_routers_and_is_exported() -> None:
 
 def test_the_tracker_follows_a_changed_router_target(tmp_path: Path) -> None:
     routing = tmp_path / "routing.yaml"
-    routing.write_text("sovereignty_target: 0.75\n", encoding="utf-8")
-    assert load_settings(env={"MAXIMUS_ROUTING_CONFIG": str(routing)}).sovereignty_target == 0.75
+    routing.write_text("sovereignty_target: 0.75\nsovereignty_online:\n  window: 40\n", encoding="utf-8")
+    followed = load_settings(env={"MAXIMUS_ROUTING_CONFIG": str(routing)})
+    assert (followed.sovereignty_target, followed.sovereignty_window) == (0.75, 40)
     # In a container the routing file sits beside the LiteLLM config that names the tiers.
     (tmp_path / "config.yaml").write_text("model_list: []\n", encoding="utf-8")
     assert load_settings(env={"MAXIMUS_LITELLM_CONFIG": str(tmp_path / "config.yaml")}).sovereignty_target == 0.75
@@ -363,7 +364,14 @@ def test_dashboard_shows_the_live_share_against_the_target() -> None:
     from tracker.dashboard import summary
 
     stats = {
-        "sovereignty_ratio": {"all_time": 0.91, "last_24h": 0.9, "this_hour": 0.84, "target": 0.9},
+        "sovereignty_ratio": {
+            "all_time": 0.91,
+            "last_24h": 0.9,
+            "this_hour": 0.84,
+            "recent": 0.875,
+            "recent_answers": 400,
+            "target": 0.9,
+        },
         "budget": {"month": "2026-12", "spent_usd": 1.0, "limit_usd": 20.0, "used": 0.05},
         "saved_usd": {"month": 2.0, "all_time": 3.0, "cloud_subscription_usd_month": 20.0},
         "fallbacks": {},
@@ -372,4 +380,13 @@ def test_dashboard_shows_the_live_share_against_the_target() -> None:
     console = Console(record=True, width=160)
     console.print(summary(stats))
     text = console.export_text()
-    assert "live (this hour) 84.0% against the target 90.0%" in text
+    assert "live (last 400 answers) 87.5% against the target 90.0%   this hour 84.0%" in text
+
+
+def test_the_router_steers_on_the_list_the_tracker_writes() -> None:
+    from router.config import OnlineConfig, load_config
+    from tracker.totals import RECENT_KEY
+
+    shipped = load_config().online
+    assert OnlineConfig().tracker_key == shipped.tracker_key == RECENT_KEY
+    assert load_settings().sovereignty_window == shipped.window  # one window for the gauge and the controller

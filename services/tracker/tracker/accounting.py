@@ -44,6 +44,7 @@ class Increments:
     totals: Counter[str] = dc_field(default_factory=Counter)  # once per request
     month: Counter[str] = dc_field(default_factory=Counter)
     hour: Counter[str] = dc_field(default_factory=Counter)
+    recent: str | None = None  # "1"/"0": an answered request's place in the recent-answers list
 
 
 def _bounded(words: list[str], vocabulary: tuple[str, ...]) -> list[str]:
@@ -110,6 +111,7 @@ def increments(r: Resolved) -> Increments:
         inc.month.update({"requests": 1, "cost_usd": r.cost_usd, "saved_usd": r.saved_usd})
         inc.month["sovereign"] += int(is_sovereign(tier))
         inc.hour.update({"answered": 1, "sovereign": int(is_sovereign(tier))})
+        inc.recent = "1" if is_sovereign(tier) else "0"
         if r.fallback_from_tier:
             inc.totals[field("fb", r.fallback_from_tier, tier)] += 1
     else:
@@ -126,13 +128,20 @@ def _amounts(counter: Counter[str]) -> dict[str, str]:
 
 
 def script_args(
-    inc: Increments, group: str, entry_id: str, dedupe_ttl_s: int, hour_ttl_s: int, terminal: bool
+    inc: Increments,
+    group: str,
+    entry_id: str,
+    dedupe_ttl_s: int,
+    hour_ttl_s: int,
+    terminal: bool,
+    recent_kept: int,
 ) -> list[str]:
-    payload = {
+    payload: dict[str, dict[str, str] | str | None] = {
         "event": _amounts(inc.event),
         "totals": _amounts(inc.totals),
         "month": _amounts(inc.month),
         "hour": _amounts(inc.hour),
+        "recent": inc.recent,
     }
     return [
         group,
@@ -141,4 +150,5 @@ def script_args(
         str(hour_ttl_s),
         "1" if terminal else "0",
         json.dumps({k: v for k, v in payload.items() if v}, separators=(",", ":")),
+        str(recent_kept),
     ]

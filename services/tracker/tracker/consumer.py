@@ -26,6 +26,7 @@ from tracker.totals import (
     APPLY_SCRIPT,
     CALL_PREFIX,
     HOUR_TTL_S,
+    RECENT_KEY,
     SEEN_PREFIX,
     TOTALS_KEY,
     hour_key,
@@ -170,9 +171,16 @@ class Consumer:
             hour_key(e.ts),
             SEEN_PREFIX + e.event_id,
             CALL_PREFIX + e.call_id,
+            RECENT_KEY,
         ]
         args = script_args(
-            increments(r), self.settings.group, entry, self.settings.dedupe_ttl_s, HOUR_TTL_S, r.counts_request
+            increments(r),
+            self.settings.group,
+            entry,
+            self.settings.dedupe_ttl_s,
+            HOUR_TTL_S,
+            r.counts_request,
+            self.settings.sovereignty_window,
         )
         await self.script(keys=keys, args=args, client=pipe)  # queues EVALSHA on the pipeline
 

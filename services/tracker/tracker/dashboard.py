@@ -78,9 +78,11 @@ def summary(stats: dict[str, Any]) -> Group:
     budget, saved = stats["budget"], stats["saved_usd"]
     lines = Text()
     target = ratio.get("target", 0.9)
-    lines.append("Sovereignty  live (this hour) ")
+    lines.append(f"Sovereignty  live (last {ratio.get('recent_answers', 0)} answers) ")
+    lines.append(_percent(ratio.get("recent")), style=_ratio_style(ratio.get("recent"), target))
+    lines.append(f" against the target {_percent(target)}   this hour ")
     lines.append(_percent(ratio.get("this_hour")), style=_ratio_style(ratio.get("this_hour"), target))
-    lines.append(f" against the target {_percent(target)}   last 24 h ")
+    lines.append("   last 24 h ")
     lines.append(_percent(ratio["last_24h"]), style=_ratio_style(ratio["last_24h"], target))
     lines.append("   all time ")
     lines.append(_percent(ratio["all_time"]), style=_ratio_style(ratio["all_time"], target))

@@ -25,7 +25,16 @@ from maximus_kernel.exception_text import describe
 from tracker.accounting import Resolved
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
-from tracker.totals import MONTH_SPEND_FIELD, SEP, TOTALS_KEY, decode_hash, field, month_key
+from tracker.totals import (
+    MONTH_SPEND_FIELD,
+    RECENT_KEY,
+    SEP,
+    TOTALS_KEY,
+    decode_hash,
+    field,
+    month_key,
+    recent_share,
+)
 
 log = logging.getLogger("tracker.metrics")
 disable_created_metrics()  # no *_created series: they double the exposition and nothing here reads them
@@ -120,16 +129,17 @@ class DurableTotalsCollector(Collector):
     def describe(self) -> list[Metric]:
         return []  # collected at scrape time only (no Redis call at registration)
 
-    def _read(self) -> tuple[dict[str, float], dict[str, float]] | None:
+    def _read(self) -> tuple[dict[str, float], dict[str, float], float | None] | None:
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.hgetall(TOTALS_KEY)
             pipe.hgetall(month_key(time.time()))
-            totals, month = pipe.execute()
+            pipe.lrange(RECENT_KEY, 0, self.settings.sovereignty_window - 1)
+            totals, month, recent = pipe.execute()
         except (redis.RedisError, OSError) as exc:
             log.warning("durable totals unavailable: %s", describe(exc))
             return None
-        return decode_hash(totals), decode_hash(month)
+        return decode_hash(totals), decode_hash(month), recent_share(recent)[0]
 
     def collect(self) -> Iterator[Metric]:
         read = self._read()
@@ -147,10 +157,16 @@ class DurableTotalsCollector(Collector):
         )
         if read is None:
             return
-        totals, month = read
+        totals, month, recent = read
         yield from durable_counters(totals, self.known)
         yield _gauge(
             "maximus_sovereignty_ratio", "Share of answers from sovereign tiers, all time.", sovereignty_ratio(totals)
+        )
+        yield _gauge(
+            "maximus_sovereignty_ratio_recent",
+            "Share of the last answers (routing.yaml sovereignty_online.window) from sovereign tiers: the live share "
+            "the router steers toward the target.",
+            math.nan if recent is None else recent,
         )
         yield _gauge(
             "maximus_budget_spent_usd", "Spend this calendar month (UTC) in USD.", month.get(MONTH_SPEND_FIELD, 0.0)

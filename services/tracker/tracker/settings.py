@@ -43,6 +43,7 @@ class Settings:
     route_reasons: tuple[str, ...] = ("default", "other")
     privacy_kinds: tuple[str, ...] = ("secret", "other")
     sovereignty_target: float = 0.9  # read from the router's routing.yaml: one figure for both services
+    sovereignty_window: int = 500  # routing.yaml sovereignty_online.window: recent answers kept for the live share
 
 
 def _price(raw: Any) -> Price:
@@ -68,13 +69,16 @@ def routing_config_path(env: dict[str, str]) -> Path:
     return Path(env.get(ROUTING_CONFIG_ENV) or litellm_config.with_name("routing.yaml"))
 
 
-def _sovereignty_target(path: Path, default: float) -> float:
-    """The share the router steers toward; the default while the file is absent (a tracker without a router)."""
+def _sovereignty(path: Path, defaults: Settings) -> tuple[float, int]:
+    """The share the router steers toward and the window of recent answers it steers on; the defaults while the
+    file is absent (a tracker without a router)."""
     if not path.is_file():
-        return default
+        return defaults.sovereignty_target, defaults.sovereignty_window
     with path.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle) or {}
-    return float(raw.get("sovereignty_target", default))
+    online = raw.get("sovereignty_online") or {}
+    target = float(raw.get("sovereignty_target", defaults.sovereignty_target))
+    return target, max(1, int(online.get("window", defaults.sovereignty_window)))
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -86,6 +90,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         raw = yaml.safe_load(handle) or {}
     redis_cfg, spool, audit = raw.get("redis") or {}, raw.get("spool") or {}, raw.get("audit") or {}
     defaults = Settings()
+    target, window = _sovereignty(routing_config_path(env), defaults)
     spool_dir, audit_dir = spool.get("dir", defaults.spool_dir), audit.get("dir", defaults.audit_dir)
     return Settings(
         redis_url=env.get("MAXIMUS_REDIS_URL") or env.get("REDIS_URL") or redis_cfg.get("url", defaults.redis_url),
@@ -108,5 +113,6 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         prices={str(group): _price(price) for group, price in (raw.get("prices") or {}).items()},
         route_reasons=_vocabulary(raw.get("route_reasons"), defaults.route_reasons),
         privacy_kinds=_vocabulary(raw.get("privacy_kinds"), defaults.privacy_kinds),
-        sovereignty_target=_sovereignty_target(routing_config_path(env), defaults.sovereignty_target),
+        sovereignty_target=target,
+        sovereignty_window=window,
     )

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from tracker.metrics import sovereignty_ratio
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
-from tracker.totals import SEP, TOTALS_KEY, decode_hash, last_hour_keys, month_key
+from tracker.totals import RECENT_KEY, SEP, TOTALS_KEY, decode_hash, last_hour_keys, month_key, recent_share
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -63,10 +63,12 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
     pipe.hgetall(TOTALS_KEY)
     pipe.hgetall(month_key(now))
     hour_keys = last_hour_keys(24, now)
+    pipe.lrange(RECENT_KEY, 0, settings.sovereignty_window - 1)
     for key in hour_keys:
         pipe.hgetall(key)
     raw = await pipe.execute()
-    totals, month, hours = decode_hash(raw[0]), decode_hash(raw[1]), [decode_hash(h) for h in raw[2:]]
+    totals, month, hours = decode_hash(raw[0]), decode_hash(raw[1]), [decode_hash(h) for h in raw[3:]]
+    recent, recent_answers = recent_share(raw[2])
     tiers = _tiers(totals)
     answered = sum(row["requests"] for row in tiers.values())
     all_time = sovereignty_ratio(totals)
@@ -78,7 +80,9 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
         "sovereignty_ratio": {
             "all_time": None if math.isnan(all_time) else all_time,
             "last_24h": _ratio(sum(h.get("sovereign", 0) for h in hours), sum(h.get("answered", 0) for h in hours)),
-            "this_hour": _ratio(hours[0].get("sovereign", 0), hours[0].get("answered", 0)),  # the live share
+            "this_hour": _ratio(hours[0].get("sovereign", 0), hours[0].get("answered", 0)),
+            "recent": recent,  # the live share: the last answers, the window the router steers on
+            "recent_answers": recent_answers,
             "target": settings.sovereignty_target,
         },
         "tokens": {
