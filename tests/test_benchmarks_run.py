@@ -28,6 +28,7 @@ SMALL_RUNS = {
         "40",
     ],
     "bench.router": ["--decisions", "50"],
+    "bench.sovereignty": ["--passes", "1", "--limit", "40"],
     "bench.tracker": ["--events", "200", "--requests", "5"],
     "bench.vision": ["--repeats", "1", "--no-vitl"],
 }
