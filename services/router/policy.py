@@ -248,7 +248,13 @@ class RoutingPolicy:
         live = calibrated if threshold is None else threshold
         target = f"sovereignty target {self.config.sovereignty_target:.0%}"
         if score >= live:
-            reasons.append(f"need: score {score:.2f} >= threshold {live:.2f} ({target}): escalated")
+            if score < calibrated:
+                reasons.append(
+                    f"need: score {score:.2f} < calibrated threshold {calibrated:.2f} but escalated: the live local "
+                    f"share is over the {target}, so the threshold is {live:.2f}"
+                )
+            else:
+                reasons.append(f"need: score {score:.2f} >= threshold {live:.2f} ({target}): escalated")
             return True
         if score >= calibrated:
             reasons.append(

@@ -46,7 +46,9 @@ def test_topic_alone_no_longer_escalates(policy: RoutingPolicy) -> None:
 
 def test_the_threshold_turns_the_score_into_the_decision(policy: RoutingPolicy) -> None:
     score = policy.decide(ask(CODE_PROMPT)).score
-    assert policy.decide(ask(CODE_PROMPT), threshold=score).tier == "power"
+    lowered = policy.decide(ask(CODE_PROMPT), threshold=score)
+    assert lowered.tier == "power"
+    assert any("but escalated" in r and "over the sovereignty target" in r for r in lowered.reasons), lowered.reasons
     assert policy.decide(ask(CODE_PROMPT), threshold=min(1.0, score + 0.01)).tier == "local"
     hard = policy.decide(ask(HARD_PROMPT), threshold=1.0)
     assert hard.tier == "local"
