@@ -58,12 +58,17 @@ STALL_OFF, STALL_NEVER, STALL_HEADERS = "off", "never", "headers"
 STALL_MODES = (STALL_OFF, STALL_NEVER, STALL_HEADERS)
 
 
-async def _hang() -> None:
-    await asyncio.Event().wait()  # until the client disconnects and the server cancels the request
+async def _hang(request: Request) -> None:
+    """Until the client gives up: a handler that outlived its client would hold the server's shutdown. The body is
+    read already, so the next ASGI message is the disconnect (Request.is_disconnected misses it behind the
+    recording middleware)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
-async def _stalled_stream() -> AsyncIterator[bytes]:
-    await _hang()
+async def _stalled_stream(request: Request) -> AsyncIterator[bytes]:
+    await _hang(request)
+    return
     yield b""  # never reached: makes this an async generator
 
 
@@ -150,9 +155,9 @@ class OllamaDouble:
             if problem:
                 return problem
             if self.stall == STALL_NEVER:
-                await _hang()
+                await _hang(request)
             if self.stall == STALL_HEADERS:
-                return StreamingResponse(_stalled_stream(), media_type="application/x-ndjson")
+                return StreamingResponse(_stalled_stream(request), media_type="application/x-ndjson")
             return await self._chat(body)
 
         @app.post("/api/embed")
