@@ -61,7 +61,7 @@ def stalled(workdir: Path, redis_server: stack.RedisServer) -> Iterator[StalledS
 
 def local_attempts(config: dict[str, Any]) -> int:
     """The most local deployments one request can wait on: a local group and its local fallback chain."""
-    local = {d["model_name"] for d in config["model_list"] if d["model_info"]["sovereign_tier"] == "local"}
+    local = {d["model_name"] for d in config["model_list"] if d.get("model_info", {}).get("sovereign_tier") == "local"}
     chains = {group: targets for rule in config["router_settings"]["fallbacks"] for group, targets in rule.items()}
     return max(1 + len(chains.get(group, [])) for group in local)
 
