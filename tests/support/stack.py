@@ -135,8 +135,9 @@ def litellm_proxy(
     """The real LiteLLM proxy with our config and hook, started by `maximus serve litellm`.
 
     `backends` sets the environment the config reads (OLLAMA_API_BASE, CLI_PROXY_API_BASE, ...); anything not
-    given points at a closed port, so a test never reaches a real service by accident. `edit` changes the config
-    as `maximus serve litellm` renders it (e.g. one timeout), so that the test still runs every shipped setting.
+    given points at a closed port, so a test never reaches a real service by accident. With `edit`, the config is
+    rendered here as `maximus serve litellm` renders it, changed by `edit` (e.g. one timeout, so that the test still
+    runs every other shipped setting), and the gateway started the way serve execs it.
     """
     port = free_port()
     run_dir = workdir / f"litellm-{port}"
