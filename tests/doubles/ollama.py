@@ -5,6 +5,10 @@ It speaks the protocol as Ollama documents it (docs/api.md): /api/version, /api/
 ({"error": "..."} with 400 or 404). The answer is made from the request (the double has no model), and every
 request is recorded so that tests can tell which backend saw what: GET /_double/requests.
 
+A stalled Ollama (a model that hangs, a GPU that wedged) is set with PUT /_double/stall {"mode": ...}:
+"never" accepts /api/chat and never answers; "headers" answers 200 with its headers and then sends nothing;
+"off" answers again. Both modes hold the request until the client gives up.
+
 Run: python -m tests.doubles.ollama --port 11434 --models gemma3,llama3.1
 """
 
@@ -50,6 +54,24 @@ def capabilities(name: str) -> list[str]:
     return CAPABILITIES.get(_tag(name).split(":")[0], ["completion"])
 
 
+STALL_OFF, STALL_NEVER, STALL_HEADERS = "off", "never", "headers"
+STALL_MODES = (STALL_OFF, STALL_NEVER, STALL_HEADERS)
+
+
+async def _hang(request: Request) -> None:
+    """Until the client gives up: a handler that outlived its client would hold the server's shutdown. The body is
+    read already, so the next ASGI message is the disconnect (Request.is_disconnected misses it behind the
+    recording middleware)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _stalled_stream(request: Request) -> AsyncIterator[bytes]:
+    await _hang(request)
+    return
+    yield b""  # never reached: makes this an async generator
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -59,6 +81,7 @@ class OllamaDouble:
         self.models = [_tag(m) for m in models]
         self.delay_per_chunk = delay_per_chunk
         self.requests: list[dict[str, Any]] = []
+        self.stall = STALL_OFF
 
     def model_entry(self, name: str) -> dict[str, Any]:
         family = name.split(":")[0]
@@ -131,6 +154,10 @@ class OllamaDouble:
             body, problem = await self._json(request)
             if problem:
                 return problem
+            if self.stall == STALL_NEVER:
+                await _hang(request)
+            if self.stall == STALL_HEADERS:
+                return StreamingResponse(_stalled_stream(request), media_type="application/x-ndjson")
             return await self._chat(body)
 
         @app.post("/api/embed")
@@ -148,6 +175,14 @@ class OllamaDouble:
         @app.get("/_double/requests")
         async def recorded() -> list[dict[str, Any]]:
             return self.requests
+
+        @app.put("/_double/stall")
+        async def set_stall(request: Request) -> Any:
+            mode = (await request.json()).get("mode")
+            if mode not in STALL_MODES:
+                return _error(400, f"mode must be one of {', '.join(STALL_MODES)}")
+            self.stall = mode
+            return {"stall": mode}
 
         @app.delete("/_double/requests")
         async def clear() -> dict[str, bool]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
+from maximus import environment, litellm_config
 from tests.support.processes import free_port, running, wait_for_port
 
 PYTHON = sys.executable
@@ -69,6 +71,10 @@ class HttpDouble:
     def clear(self) -> None:
         httpx.delete(self.control_url, timeout=5)
 
+    def stall(self, mode: str) -> None:
+        """The Ollama double only: "never" (accept, never answer), "headers" (headers, then nothing), "off"."""
+        httpx.put(f"http://127.0.0.1:{self.port}/_double/stall", json={"mode": mode}, timeout=5).raise_for_status()
+
 
 @contextlib.contextmanager
 def ollama_double(workdir: Path, models: str = "gemma3,llama3.1") -> Iterator[HttpDouble]:
@@ -119,14 +125,19 @@ def closed_port_url(path: str = "") -> str:
     return f"http://127.0.0.1:{free_port()}{path}"
 
 
+ConfigEdit = Callable[[dict[str, Any]], None]
+
+
 @contextlib.contextmanager
 def litellm_proxy(
-    workdir: Path, backends: Mapping[str, str], master_key: str = "sk-test-master"
+    workdir: Path, backends: Mapping[str, str], master_key: str = "sk-test-master", edit: ConfigEdit | None = None
 ) -> Iterator[LiteLLMProxy]:
     """The real LiteLLM proxy with our config and hook, started by `maximus serve litellm`.
 
     `backends` sets the environment the config reads (OLLAMA_API_BASE, CLI_PROXY_API_BASE, ...); anything not
-    given points at a closed port, so a test never reaches a real service by accident.
+    given points at a closed port, so a test never reaches a real service by accident. With `edit`, the config is
+    rendered here as `maximus serve litellm` renders it, changed by `edit` (e.g. one timeout, so that the test still
+    runs every other shipped setting), and the gateway started the way serve execs it.
     """
     port = free_port()
     run_dir = workdir / f"litellm-{port}"
@@ -145,8 +156,43 @@ def litellm_proxy(
     }
     log_path = workdir / f"litellm-{port}.log"
     cmd = [PYTHON, "-m", "maximus.cli", "serve", "litellm", "--port", str(port)]
+    if edit is not None:
+        cmd = _gateway_command(_edited_config(env, run_dir, edit), port)
+        env = {**GATEWAY_ENV, **env}
     with running(cmd, env=env, log_path=log_path, health_url=f"http://127.0.0.1:{port}/health/liveliness", timeout=120):
         yield LiteLLMProxy(f"http://127.0.0.1:{port}", port, master_key, env, log_path)
+
+
+def _edited_config(env: Mapping[str, str], run_dir: Path, edit: ConfigEdit) -> Path:
+    """The config `maximus serve litellm` would write for `env`, changed by `edit`."""
+    config = litellm_config.render(environment.stack_environment({**os.environ, **env}, Path(env["MAXIMUS_ENV_FILE"])))
+    edit(config)
+    path = run_dir / "litellm" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+# What `maximus serve litellm` adds to the proxy's environment (maximus/serve.py exec_litellm).
+GATEWAY_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
+
+
+def _gateway_command(config: Path, port: int) -> list[str]:
+    """What `maximus serve litellm` execs after rendering the config (maximus/serve.py exec_litellm)."""
+    argv = [PYTHON, "-m", "maximus.gateway", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    return [*argv, "--num_workers", "1"]
+
+
+def local_timeout(seconds: float) -> ConfigEdit:
+    """A config edit: every local deployment times out after `seconds` of silence, streaming or not (the shipped
+    config waits 600 s). A stream takes `stream_timeout`, else the global request_timeout, never `timeout`."""
+
+    def edit(config: dict[str, Any]) -> None:
+        for deployment in config["model_list"]:
+            if deployment.get("model_info", {}).get("sovereign_tier") == "local":
+                deployment["litellm_params"].update(timeout=seconds, stream_timeout=seconds)
+
+    return edit
 
 
 def wait_redis(server: RedisServer) -> None:
