@@ -30,7 +30,7 @@ SMALL_RUNS = {
     "bench.router": ["--decisions", "50"],
     "bench.sovereignty": ["--passes", "1", "--limit", "40"],
     "bench.tracker": ["--events", "200", "--requests", "5"],
-    "bench.vision": ["--repeats", "1", "--no-vitl"],
+    "bench.vision": ["--repeats", "1", "--no-vitl", "--memory-requests", "20"],
 }
 
 
