@@ -131,7 +131,7 @@ def bench_decoding(repeats: int) -> None:
 # --- the running service's memory under load ----------------------------------------------------------------------
 
 # About a minute on a 2-core machine (tiny model on the CPU; client and service share the cores).
-MEMORY_REQUESTS = 1500
+MEMORY_REQUESTS = 2000
 MEMORY_CONCURRENCY = 4
 MIX_VARIANTS = 8  # different pictures per request kind, so the service never sees one body over and over
 
