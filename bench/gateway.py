@@ -33,7 +33,7 @@ import yaml
 
 from maximus import litellm_config
 from tests.support.proc_stats import cpu_seconds, rss_mib
-from tests.support.processes import VENV_BIN, free_port, running
+from tests.support.processes import VENV_BIN, free_port, running, workdir
 from tests.support.stack import litellm_proxy, ollama_double
 from tests.tracker.conftest import RedisProcess, TrackerProcess
 
@@ -240,16 +240,6 @@ def report_latency(plain: Arm, full: Arm) -> None:
     print(f"Maximus adds {added50:+.2f} ms at p50 and keeps {rate_b / rate_a:.0%} of plain LiteLLM's throughput")
 
 
-@contextlib.contextmanager
-def workdir(keep: Path | None) -> Iterator[Path]:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        yield keep
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-        yield Path(tmp)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
@@ -260,7 +250,7 @@ def main() -> None:
     parser.add_argument("--own-requests", type=int, default=2000, help="in-process calls of each Maximus part")
     parser.add_argument("--keep", type=Path, help="run in this folder and keep the services' logs there")
     args = parser.parse_args()
-    with workdir(args.keep) as folder, contextlib.ExitStack() as stack:
+    with workdir(args.keep, "bench-gateway-") as folder, contextlib.ExitStack() as stack:
         redis_server = RedisProcess(folder / "redis")
         redis_server.start()
         stack.callback(redis_server.stop)

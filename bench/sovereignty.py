@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,23 +27,13 @@ import httpx
 
 from router.config import load_config
 from tests.router.accuracy import mixed_stream
-from tests.support.processes import REPO
+from tests.support.processes import REPO, workdir
 from tests.support.stack import LiteLLMProxy, litellm_proxy, ollama_double, openai_double
 from tests.tracker.conftest import RedisProcess, TrackerProcess, wait_consumed
 
 MASTER_KEY = "sk-bench-" + "sovereignty"
 SHIPPED_LITELLM_CONFIG = REPO / "litellm" / "config.yaml"
 SOVEREIGN = ("local", "vision")
-
-
-@contextlib.contextmanager
-def workdir(keep: Path | None) -> Iterator[Path]:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        yield keep
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-sovereignty-") as tmp:
-        yield Path(tmp)
 
 
 @contextlib.contextmanager
@@ -119,7 +108,7 @@ def main() -> None:
     stream = mixed_stream()
     bodies = (stream[: args.limit] if args.limit else stream) * args.passes
     target = load_config().sovereignty_target
-    with workdir(args.keep) as folder, gateway(folder) as (proxy, tracker, redis_url):
+    with workdir(args.keep, "bench-sovereignty-") as folder, gateway(folder) as (proxy, tracker, redis_url):
         decided = asyncio.run(send(proxy, bodies, args.concurrency))
         wait_consumed(redis_url)
         report(decided, tracker.stats(), target)
