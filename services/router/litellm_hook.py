@@ -6,7 +6,9 @@
   sentences, maximus_privacy_kinds: bounded labels, ...).
 - failure: a tier that did not answer becomes a clean OpenAI-style 503/504 naming the tier, its address and the fix
   (router.tier_errors), before the first chunk of a stream too; its code goes to data["metadata"]["maximus_error"]
-  for the tracker.
+  for the tracker. A tier that stalls after the first chunks ends the stream with the same clean error as LiteLLM's
+  SSE error event (`data: {"error": {...}}`): the streaming iterator hook replaces LiteLLM's exception, whose text
+  names its classes, with a TierStreamFailure that the proxy turns into that event.
 - response headers: x-maximus-tier, x-maximus-route-reason and x-maximus-route-score on streaming and
   non-streaming answers.
 - the sovereignty target: the need threshold of each decision comes from router.sovereignty.ThresholdController,
@@ -24,6 +26,7 @@ import functools
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import HTTPException
@@ -35,7 +38,7 @@ from router.policy import RoutingPolicy, default_policy
 from router.redis_reads import BackgroundRedisRead
 from router.request import MalformedRequest, all_texts, check_request
 from router.sovereignty import Outcome, ThresholdController, tracker_share_reader
-from router.tier_errors import describe, last_fallback, openai_error
+from router.tier_errors import TierFailure, describe, last_fallback, openai_error
 
 log = logging.getLogger("maximus.router")
 
@@ -98,6 +101,17 @@ class OpenAIHTTPException(HTTPException):
 
 def bad_request(exc: MalformedRequest) -> OpenAIHTTPException:
     return OpenAIHTTPException(400, exc.message, "invalid_request_error", exc.param, "invalid_request")
+
+
+class TierStreamFailure(Exception):
+    """A tier that stopped answering mid-stream. LiteLLM's proxy builds the stream's error event from these attributes
+    (message, type, param, status_code: proxy_server.async_data_generator), and calls the failure hooks with it."""
+
+    def __init__(self, failure: TierFailure) -> None:
+        super().__init__(failure.message)
+        error = openai_error(failure)
+        self.failure = failure
+        self.message, self.type, self.param, self.status_code = error["message"], error["type"], None, failure.status
 
 
 def failed_tier(data: dict[str, Any], exc: BaseException, policy: RoutingPolicy) -> str | None:
@@ -202,9 +216,7 @@ class RoutingHook(CustomLogger):
         if not isinstance(request_data, dict) or isinstance(original_exception, HTTPException):
             return None
         policy = self._state()[0]
-        failure = describe(
-            original_exception, failed_tier(request_data, original_exception, policy), policy.config.endpoints
-        )
+        failure = self._describe(request_data, original_exception, policy)
         if failure is None:
             return None
         metadata = request_data.setdefault("metadata", {})
@@ -213,6 +225,25 @@ class RoutingHook(CustomLogger):
         log.warning("request failed: %s", failure.message)
         error = openai_error(failure)
         return OpenAIHTTPException(failure.status, error["message"], error["type"], None, error["code"])
+
+    @staticmethod
+    def _describe(data: dict[str, Any], exc: BaseException, policy: RoutingPolicy) -> TierFailure | None:
+        if isinstance(exc, TierStreamFailure):
+            return exc.failure
+        return describe(exc, failed_tier(data, exc, policy), policy.config.endpoints)
+
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: Any, response: Any, request_data: dict
+    ) -> AsyncIterator[Any]:
+        """The stream as it comes; a tier that stops answering mid-stream ends it with the clean error."""
+        try:
+            async for chunk in response:
+                yield chunk
+        except Exception as exc:
+            failure = self._describe(request_data, exc, self._state()[0]) if isinstance(request_data, dict) else None
+            if failure is None:
+                raise
+            raise TierStreamFailure(failure) from None
 
     async def async_post_call_response_headers_hook(
         self,

@@ -29,6 +29,8 @@ DOWN = "down"  # every deployment of the tier is cooling down after failures (Li
 _TIMEOUT_CLASSES = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout"})
 _UNREACHABLE_CLASSES = frozenset({"ConnectError", "ClientConnectorError", "ConnectionRefusedError"})
 _DOWN_CLASSES = frozenset({"RouterRateLimitError"})
+# A stream that went silent after its first chunks: LiteLLM wraps aiohttp's read timeout in APIConnectionError.
+_READ_TIMEOUT_HINTS = ("timeout on reading data from socket",)
 # LiteLLM wraps many unrelated failures in APIConnectionError: only these texts mean "nothing answers there".
 _UNREACHABLE_HINTS = (
     "cannot connect",
@@ -113,6 +115,8 @@ def failure_kind(exc: BaseException) -> str | None:
     if names & _DOWN_CLASSES:
         return DOWN
     text = str(exc).lower()
+    if any(hint in text for hint in _READ_TIMEOUT_HINTS):
+        return TIMEOUT
     if names & _UNREACHABLE_CLASSES or any(hint in text for hint in _UNREACHABLE_HINTS):
         return UNREACHABLE
     if status == 429 and "no deployments available" in text:

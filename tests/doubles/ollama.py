@@ -7,7 +7,8 @@ request is recorded so that tests can tell which backend saw what: GET /_double/
 
 A stalled Ollama (a model that hangs, a GPU that wedged) is set with PUT /_double/stall {"mode": ...}:
 "never" accepts /api/chat and never answers; "headers" answers 200 with its headers and then sends nothing;
-"off" answers again. Both modes hold the request until the client gives up.
+"midstream" streams the first `chunks` NDJSON chunks of the answer (PUT {"mode": "midstream", "chunks": N},
+default 2) and then goes silent; "off" answers again. The stalled modes hold the request until the client gives up.
 
 Run: python -m tests.doubles.ollama --port 11434 --models gemma3,llama3.1
 """
@@ -54,8 +55,9 @@ def capabilities(name: str) -> list[str]:
     return CAPABILITIES.get(_tag(name).split(":")[0], ["completion"])
 
 
-STALL_OFF, STALL_NEVER, STALL_HEADERS = "off", "never", "headers"
-STALL_MODES = (STALL_OFF, STALL_NEVER, STALL_HEADERS)
+STALL_OFF, STALL_NEVER, STALL_HEADERS, STALL_MIDSTREAM = "off", "never", "headers", "midstream"
+STALL_MODES = (STALL_OFF, STALL_NEVER, STALL_HEADERS, STALL_MIDSTREAM)
+MIDSTREAM_CHUNKS = 2  # chunks sent before a midstream stall, unless the stall request says otherwise
 
 
 async def _hang(request: Request) -> None:
@@ -72,6 +74,17 @@ async def _stalled_stream(request: Request) -> AsyncIterator[bytes]:
     yield b""  # never reached: makes this an async generator
 
 
+async def _stall_after(chunks: AsyncIterator[bytes], count: int, request: Request) -> AsyncIterator[bytes]:
+    """The first `count` chunks, then nothing until the client gives up (a model that wedged mid-answer)."""
+    sent = 0
+    async for chunk in chunks:
+        if sent == count:
+            break
+        yield chunk
+        sent += 1
+    await _hang(request)
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -82,6 +95,7 @@ class OllamaDouble:
         self.delay_per_chunk = delay_per_chunk
         self.requests: list[dict[str, Any]] = []
         self.stall = STALL_OFF
+        self.stall_after = MIDSTREAM_CHUNKS
 
     def model_entry(self, name: str) -> dict[str, Any]:
         family = name.split(":")[0]
@@ -158,6 +172,8 @@ class OllamaDouble:
                 await _hang(request)
             if self.stall == STALL_HEADERS:
                 return StreamingResponse(_stalled_stream(request), media_type="application/x-ndjson")
+            if self.stall == STALL_MIDSTREAM:
+                return await self._chat(body, stall_after=self.stall_after, request=request)
             return await self._chat(body)
 
         @app.post("/api/embed")
@@ -178,11 +194,14 @@ class OllamaDouble:
 
         @app.put("/_double/stall")
         async def set_stall(request: Request) -> Any:
-            mode = (await request.json()).get("mode")
+            body = await request.json()
+            mode, chunks = body.get("mode"), body.get("chunks", MIDSTREAM_CHUNKS)
             if mode not in STALL_MODES:
                 return _error(400, f"mode must be one of {', '.join(STALL_MODES)}")
-            self.stall = mode
-            return {"stall": mode}
+            if not isinstance(chunks, int) or chunks < 0:
+                return _error(400, "chunks must be a whole number, 0 or more")
+            self.stall, self.stall_after = mode, chunks
+            return {"stall": mode, "chunks": chunks}
 
         @app.delete("/_double/requests")
         async def clear() -> dict[str, bool]:
@@ -203,7 +222,8 @@ class OllamaDouble:
             return {}, _error(400, "json: cannot unmarshal into Go value of type api.ChatRequest")
         return body, None
 
-    async def _chat(self, body: dict[str, Any]) -> Any:
+    async def _chat(self, body: dict[str, Any], stall_after: int | None = None, request: Request | None = None) -> Any:
+        """The answer; with `stall_after` (and the `request` to watch), a stream of that many chunks, then silence."""
         name = body.get("model")
         if not name:
             return _error(400, "model is required")
@@ -232,7 +252,10 @@ class OllamaDouble:
         if body.get("stream") is False:
             final["message"]["content"] = answer
             return final
-        return StreamingResponse(self._stream(name, answer, final), media_type="application/x-ndjson")
+        chunks = self._stream(name, answer, final)
+        if stall_after is not None and request is not None:
+            chunks = _stall_after(chunks, stall_after, request)
+        return StreamingResponse(chunks, media_type="application/x-ndjson")
 
     async def _stream(self, name: str, answer: str, final: dict[str, Any]) -> AsyncIterator[bytes]:
         words = answer.split(" ")

@@ -71,9 +71,11 @@ class HttpDouble:
     def clear(self) -> None:
         httpx.delete(self.control_url, timeout=5)
 
-    def stall(self, mode: str) -> None:
-        """The Ollama double only: "never" (accept, never answer), "headers" (headers, then nothing), "off"."""
-        httpx.put(f"http://127.0.0.1:{self.port}/_double/stall", json={"mode": mode}, timeout=5).raise_for_status()
+    def stall(self, mode: str, chunks: int | None = None) -> None:
+        """The Ollama double only: "never" (accept, never answer), "headers" (headers, then nothing), "midstream"
+        (the first `chunks` chunks of a stream, then nothing), "off"."""
+        body: dict[str, Any] = {"mode": mode} if chunks is None else {"mode": mode, "chunks": chunks}
+        httpx.put(f"http://127.0.0.1:{self.port}/_double/stall", json=body, timeout=5).raise_for_status()
 
 
 @contextlib.contextmanager
