@@ -25,6 +25,7 @@ def test_hooks_are_defined_on_the_registered_class() -> None:
     # The proxy skips hooks inherited from a base class (docs/reference/litellm.md).
     assert "async_pre_call_hook" in vars(type(proxy_hook))
     assert "async_post_call_response_headers_hook" in vars(type(proxy_hook))
+    assert "async_post_call_streaming_iterator_hook" in vars(type(proxy_hook))
 
 
 async def test_max_auto_is_rewritten_with_metadata_and_headers() -> None:

@@ -3,6 +3,8 @@ left alone. Exceptions are recognised by class name and status, as LiteLLM raise
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from litellm.types.router import RouterRateLimitError
 
@@ -17,6 +19,10 @@ OLLAMA_DOWN = (
     "litellm.APIConnectionError: Ollama_chatException - Cannot connect to host REDACTED:11434 "
     "ssl:<ssl.SSLContext object at 0x7fec12345678> [Connect call failed ('127.0.0.1', 11434)]"
 )
+
+# What LiteLLM 1.108 raised for a local tier that went silent after the first chunks of a stream (aiohttp's read
+# timeout, wrapped).
+OLLAMA_STALLED_MIDSTREAM = "litellm.APIConnectionError: Ollama_chatException - Timeout on reading data from socket"
 
 
 def _connection_error(message: str = OLLAMA_DOWN) -> Exception:
@@ -38,6 +44,7 @@ def test_local_tier_down_names_tier_address_and_fix() -> None:
         (litellm.Timeout(message="timed out", model="gemma3", llm_provider="ollama_chat"), TIMEOUT, 504),
         (RouterRateLimitError("max-genius", 30.0, False, ["id"], ("id",)), DOWN, 503),
         (_connection_error("httpx.ConnectError: All connection attempts failed"), UNREACHABLE, 503),
+        (_connection_error(OLLAMA_STALLED_MIDSTREAM), TIMEOUT, 504),
     ],
 )
 def test_outage_kinds_and_statuses(exc: Exception, kind: str, status: int) -> None:
@@ -97,3 +104,41 @@ async def test_proxy_hook_turns_a_tier_outage_into_a_clean_503_for_the_tracker(m
     assert data["metadata"]["maximus_error"] == "local_tier_unreachable"
     bad = litellm.BadRequestError(message="bad", model="x", llm_provider="openai")
     assert await RoutingHook().async_post_call_failure_hook({"model": "max-buddy"}, bad, None) is None
+
+
+async def _stalling_stream(exc: Exception) -> AsyncIterator[str]:
+    yield "chunk 1"
+    yield "chunk 2"
+    raise exc
+
+
+async def test_a_tier_stalling_mid_stream_ends_the_stream_with_the_clean_error() -> None:
+    from router.litellm_hook import RoutingHook, TierStreamFailure
+
+    hook, data = RoutingHook(), {"model": "max-buddy", "metadata": {}}
+    received = []
+    with pytest.raises(TierStreamFailure) as raised:
+        async for chunk in hook.async_post_call_streaming_iterator_hook(
+            None, _stalling_stream(_connection_error(OLLAMA_STALLED_MIDSTREAM)), data
+        ):
+            received.append(chunk)
+    assert received == ["chunk 1", "chunk 2"]
+    # LiteLLM's proxy writes the stream's error event from these attributes.
+    failure = raised.value
+    assert failure.message.startswith("local tier unavailable: ") and failure.message.endswith(
+        " did not answer in time: start Ollama or set OLLAMA_API_BASE"
+    )
+    assert (failure.type, failure.param, failure.status_code) == ("timeout_error", None, 504)
+    assert failure.__cause__ is None and failure.__suppress_context__, "no exception chain for the proxy to print"
+    await hook.async_post_call_failure_hook(data, failure, None)
+    assert data["metadata"]["maximus_error"] == "local_tier_timeout", "the tracker's error code"
+
+
+async def test_other_failures_mid_stream_are_left_alone() -> None:
+    from router.litellm_hook import RoutingHook
+
+    other = ValueError("something else")
+    with pytest.raises(ValueError) as raised:
+        async for _ in RoutingHook().async_post_call_streaming_iterator_hook(None, _stalling_stream(other), {}):
+            pass
+    assert raised.value is other
