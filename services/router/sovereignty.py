@@ -22,6 +22,7 @@ from pathlib import Path
 
 from router.config import OnlineConfig
 from router.redis_reads import BackgroundRedisRead
+from tracker.totals import recent_share  # no LiteLLM, no tracker service: just the key layout
 
 LOWEST, HIGHEST = 0.01, 0.99
 
@@ -59,10 +60,8 @@ class ObservedShare:
 
 
 def _observed(flags: list[bytes | str] | None) -> ObservedShare:
-    """An LRANGE of the tracker's list: "1" for each sovereign answer, "0" for the others."""
-    count = len(flags or ())
-    sovereign = sum(flag in (b"1", "1") for flag in flags or ())
-    return ObservedShare(sovereign / count if count else None, count)
+    """An LRANGE of the tracker's list, read as the tracker reads it for its own gauge."""
+    return ObservedShare(*recent_share(flags))
 
 
 def tracker_share_reader(config: OnlineConfig, redis_url: str, timeout_s: float) -> BackgroundRedisRead:
