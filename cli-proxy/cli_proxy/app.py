@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cli_proxy.chat import ChatRequest, build_prompt, check_supported
+from cli_proxy.chat import ChatRequest, build_prompt, check_supported, conversation_key
 from cli_proxy.config import Settings, load_settings
 from cli_proxy.errors import env_secrets, to_openai_error
 from cli_proxy.events import Failure, FailureKind, Finished, TextDelta, Usage
@@ -204,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await proxy.shutdown()
 
     async def readiness() -> dict[str, Any]:
-        report = proxy.readiness.report()
+        report = {**proxy.readiness.report(), "accounts": proxy.export_accounts()}
         for name, status in proxy.readiness.status.items():
             metrics.ready.labels(name).set(1 if status.ready else 0)
         return report
@@ -232,7 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         target = proxy.target(body.model)
         if settings.log_content:
             log.info("chat prompt model=%s system=%r prompt=%r", body.model, prompt.system, prompt.text)
-        pump = Pump(proxy.run(target, prompt))
+        pump = Pump(proxy.run(target, prompt, conversation_key(request.headers, body)))
         completion = Completion(body.model)
         if body.stream:
             return await _stream_reply(proxy, target, pump, completion, secrets)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +13,8 @@ from cli_proxy.adapters.base import Prompt
 from maximus_kernel.openai_errors import OpenAIError
 
 _SYSTEM_ROLES = {"system", "developer"}
+# A client that names its conversation (a session id) keeps it on one account by that name.
+CONVERSATION_HEADERS = ("x-conversation-id", "x-session-id", "x-claude-code-session-id")
 _TURN_ROLES = {"user", "assistant"}
 
 
@@ -136,3 +140,15 @@ def _transcript(turns: list[tuple[str, str]]) -> str:
         lines += [f"<{role}>", text, f"</{role}>", ""]
     lines += ["Reply to this last message from the user:", "", turns[-1][1]]
     return "\n".join(lines)
+
+
+def conversation_key(headers: Mapping[str, str], req: ChatRequest) -> str:
+    """Which conversation a request continues: the id a client sends, else a hash of how it began (its system
+    prompt and first user message, which every later turn repeats). Only the hash is kept, never the text."""
+    given = next((headers[h] for h in CONVERSATION_HEADERS if headers.get(h)), None)
+    if given:
+        return "id:" + hashlib.sha256(given.encode(errors="replace")).hexdigest()[:32]
+    system = next((m.get("content") for m in req.messages if m.get("role") in _SYSTEM_ROLES), None)
+    first = next((m.get("content") for m in req.messages if m.get("role") == "user"), None)
+    opening = json.dumps([system, first], sort_keys=True, ensure_ascii=True, default=str)
+    return "h:" + hashlib.sha256(opening.encode(errors="replace")).hexdigest()[:32]

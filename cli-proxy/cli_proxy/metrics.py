@@ -43,4 +43,28 @@ class Metrics:
         self.warm_waiting = Gauge(
             "cli_proxy_warm_processes", "Warm CLI processes waiting for a request.", ["cli"], registry=r
         )
+        self.account_state = Gauge(
+            "cli_proxy_account_state",
+            "1 for each account's state now (active, exhausted, login_expired), 0 for the others.",
+            ["cli", "account", "state"],
+            registry=r,
+        )
+        self.account_reset = Gauge(
+            "cli_proxy_account_reset_seconds",
+            "Seconds until a used-up account is tried again (0 when it is not used up).",
+            ["cli", "account"],
+            registry=r,
+        )
+        self.account_requests = Counter(
+            "cli_proxy_account_requests",
+            "CLI runs per account by outcome (ok, usage_limit, login_expired, failed).",
+            ["cli", "account", "outcome"],
+            registry=r,
+        )
+        self.account_rotations = Counter(
+            "cli_proxy_account_rotations",
+            "Requests moved off an account to the next one, by reason (usage_limit, login_expired).",
+            ["cli", "reason"],
+            registry=r,
+        )
         self.ready = Gauge("cli_proxy_cli_ready", "1 when the CLI is installed and authenticated.", ["cli"], registry=r)

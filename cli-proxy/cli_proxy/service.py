@@ -7,13 +7,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
-from dataclasses import dataclass
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cli_proxy.accounts import STATES, AccountPool, AccountState
 from cli_proxy.adapters import ADAPTERS, CliAdapter, Prompt, RunPaths
 from cli_proxy.config import ModelEntry, Settings
-from cli_proxy.events import Event, Failure, FailureKind
+from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta
 from cli_proxy.metrics import Metrics
 from cli_proxy.readiness import Readiness
 from cli_proxy.runner import CliRun, RunLimits, run_capture
@@ -50,7 +51,15 @@ class CliProxy:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.adapters = {name: ADAPTERS[name](cli) for name, cli in settings.clis.items()}
+        # One adapter per account (its credentials); a CLI's first account's stands for the CLI (readiness).
+        self.account_adapters = {
+            (name, account.name): ADAPTERS[name](cli, account)
+            for name, cli in settings.clis.items()
+            for account in cli.accounts
+        }
+        first = {name: cli.accounts[0].name for name, cli in settings.clis.items()}
+        self.adapters = {name: self.account_adapters[(name, account)] for name, account in first.items()}
+        self.accounts = {name: self._account_pool(name) for name in settings.clis}
         self.pools = {name: SlotPool(cli.concurrency) for name, cli in settings.clis.items()}
         self.readiness = Readiness(settings, self.adapters)
         self.live: set[CliRun] = set()
@@ -64,6 +73,11 @@ class CliProxy:
         )
         for name in settings.clis:  # read when scraped, so never stale
             metrics.warm_waiting.labels(name).set_function(lambda name=name: self.warm.waiting(name))
+
+    def _account_pool(self, cli: str) -> AccountPool:
+        adapter = self.adapters[cli]
+        accounts = self.settings.clis[cli].accounts
+        return AccountPool(cli, accounts, self.settings.rotation, adapter.credential_env, adapter.login_hint)
 
     def target(self, model: str) -> Target:
         """The CLI behind `model`, found now (a CLI installed later is picked up): else 404."""
@@ -101,7 +115,7 @@ class CliProxy:
             return Failure(FailureKind.AUTH, f"{adapter.name} is not logged in: {adapter.login_hint}.")
         return None
 
-    async def run(self, target: Target, prompt: Prompt) -> AsyncIterator[Event]:
+    async def run(self, target: Target, prompt: Prompt, conversation: str | None = None) -> AsyncIterator[Event]:
         """The CLI's events for one request; the process group is gone when this generator is closed."""
         cli = target.entry.cli
         timeouts = target.adapter.settings.timeouts
@@ -119,13 +133,68 @@ class CliProxy:
                 f"for {timeouts.queue_timeout_s:g}s; retry later.",
             )
             return
-        scratch = Path(tempfile.mkdtemp(prefix=f"cli-proxy-{cli}-"))
+        try:
+            async for event in self._rotate(target, prompt, slot, conversation):
+                yield event
+        finally:
+            self.pools[cli].release(slot)
+
+    async def _rotate(
+        self, target: Target, prompt: Prompt, slot: int, conversation: str | None
+    ) -> AsyncIterator[Event]:
+        """Fill-first over the CLI's accounts: a usage limit or an expired login before any answer text marks
+        the account and runs the request again on the next one, so the client sees no failure."""
+        cli = target.entry.cli
+        pool, tried, last = self.accounts[cli], set[str](), None
+        while (state := pool.choose(conversation, tried)) is not None:
+            tried.add(state.name)
+            attempt = replace(target, adapter=self.account_adapters[(cli, state.name)])
+            answered, moved = False, False
+            async with aclosing(self._attempt(attempt, prompt, slot)) as events:
+                async for event in events:
+                    answered = answered or isinstance(event, TextDelta)
+                    moved = self._account_outcome(pool, state, event, conversation) and not answered
+                    if moved:
+                        last = event  # type: ignore[assignment]
+                        break
+                    yield event
+            if not moved:
+                return
+        yield pool.unavailable(last)
+
+    def _account_outcome(self, pool: AccountPool, state: AccountState, event: Event, conversation: str | None) -> bool:
+        """Count what the account's run ended with; True when the failure was about the account."""
+        if isinstance(event, Finished):
+            pool.answered(state, conversation)
+            self.metrics.account_requests.labels(pool.cli, state.name, "ok").inc()
+        if not isinstance(event, Failure):
+            return False
+        verdict = pool.verdict(event)
+        self.metrics.account_requests.labels(pool.cli, state.name, verdict or "failed").inc()
+        if verdict is None:
+            return False
+        pool.mark(state, verdict, event)
+        self.metrics.account_rotations.labels(pool.cli, verdict).inc()
+        self.warm.drop_account(pool.cli, state.name)
+        return True
+
+    async def _attempt(self, target: Target, prompt: Prompt, slot: int) -> AsyncIterator[Event]:
+        scratch = Path(tempfile.mkdtemp(prefix=f"cli-proxy-{target.entry.cli}-"))
         try:
             async for event in self._run_in(target, prompt, slot, scratch):
                 yield event
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            self.pools[cli].release(slot)
+
+    def export_accounts(self) -> dict[str, list[dict[str, object]]]:
+        """Each CLI's accounts for /readyz, and their states into the metrics (counts and seconds only)."""
+        for cli, pool in self.accounts.items():
+            for state in pool.states:
+                now = state.current(pool.clock())
+                for name in STATES:
+                    self.metrics.account_state.labels(cli, state.name, name).set(1 if now == name else 0)
+                self.metrics.account_reset.labels(cli, state.name).set(pool.seconds_to_reset(state))
+        return {cli: pool.report() for cli, pool in self.accounts.items()}
 
     def _new_run(self, target: Target, prompt: Prompt, paths: RunPaths) -> CliRun:
         adapter, cli = target.adapter, target.entry.cli
@@ -148,7 +217,7 @@ class CliProxy:
         """The warm pool this request may use: none when a system prompt must be passed at start."""
         if prompt.system or not self.warm.enabled(target.entry.cli):
             return None
-        key = PoolKey(target.entry.cli, str(target.executable), target.entry.model_flag)
+        key = PoolKey(target.entry.cli, str(target.executable), target.entry.model_flag, target.adapter.account.name)
         self._warm_targets[key] = target
         return key
 

@@ -1,10 +1,11 @@
 """Warm workers: CLI processes started ahead of their request, waiting for the prompt on stdin.
 
-A pool per model and argument set (the CLI, its executable and model flag; a request with a system prompt, which
-is passed at start, never uses one). A request takes one waiting process, which serves it and ends: no process
-serves two requests, so no conversation carries over. Taking one (or finding none) starts new ones behind it,
-up to the configured size. A process that waited longer than its idle lifetime is stopped and not replaced until
-the next request for its pool. Each process has its own empty working directory and state directory.
+A pool per model, argument set and account (the CLI, its executable and model flag, the login it runs with; a
+request with a system prompt, which is passed at start, never uses one). A request takes one waiting process,
+which serves it and ends: no process serves two requests, so no conversation carries over. Taking one (or finding
+none) starts new ones behind it, up to the configured size. A process that waited longer than its idle lifetime is
+stopped and not replaced until the next request for its pool. Each process has its own empty working directory
+and state directory.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class PoolKey:
     cli: str
     executable: str
     model_flag: str | None
+    account: str = "default"  # a warm worker runs with one account's login, and serves only that account
 
 
 @dataclass
@@ -90,6 +92,13 @@ class WarmPools:
                 return
             workers.append(worker)
             asyncio.get_running_loop().call_later(self.lifetimes[key.cli], self._expire, key, worker)
+
+    def drop_account(self, cli: str, account: str) -> None:
+        """Stop the workers waiting for an account that cannot answer now (used up, logged out)."""
+        for key, workers in self._idle.items():
+            if key.cli == cli and key.account == account:
+                while workers:
+                    self._later(self.discard(workers.popleft()))
 
     def _free_slot(self, cli: str) -> int:
         used = self._slots.setdefault(cli, set())

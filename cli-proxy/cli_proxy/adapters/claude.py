@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from cli_proxy.adapters.base import (
     as_int,
     json_line,
     link_into,
+    seconds_until_clock,
     write_private,
 )
 from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta, Usage
@@ -28,15 +31,34 @@ LOGIN_HINT = (
     "or set CLAUDE_CODE_OAUTH_TOKEN from `claude setup-token`, or ANTHROPIC_API_KEY"
 )
 _LIMIT_RESET = re.compile(r"usage limit reached\|(\d{9,11})", re.IGNORECASE)
+# "5-hour limit reached ∙ resets 5am", "You've hit your session limit · resets 12:50am (America/Los_Angeles)"
+_RESETS_AT = re.compile(r"resets\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*([ap]m)\b(?:\s*\(([^)]+)\))?", re.IGNORECASE)
 _AUTH = re.compile(
     r"not logged in|please run /login|authentication_failed|authentication_error|"
     r"api error: 40[13]\b|invalid api key|oauth token has expired",
     re.IGNORECASE,
 )
-_RATE = re.compile(r"usage limit|rate_limit_error|api error: 429\b|limit reached", re.IGNORECASE)
+_RATE = re.compile(r"usage limit|rate_limit_error|api error: 429\b|limit reached|hit your \w+ limit", re.IGNORECASE)
 _OVERLOADED = re.compile(r"overloaded|api error: (?:529|503)\b", re.IGNORECASE)
 _MODEL = re.compile(r"not_found_error|api error: 404\b|issue with the selected model|model .*not found", re.IGNORECASE)
 _TOO_LONG = re.compile(r"prompt is too long|context (?:window|length)", re.IGNORECASE)
+
+
+def _zone(name: str | None) -> dt.tzinfo | None:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def reset_seconds(message: str, now: dt.datetime | None = None) -> int | None:
+    """Seconds until the "resets 3pm (Europe/Paris)" of a limit message: that zone, else local time."""
+    match = _RESETS_AT.search(message)
+    if not match:
+        return None
+    hour, minute, half, zone = match.groups()
+    now = (now or dt.datetime.now().astimezone()).astimezone(_zone(zone))
+    return seconds_until_clock(int(hour), int(minute or 0), half, now)
 
 
 def classify(message: str, reset_at: int | None) -> Failure:
@@ -46,7 +68,7 @@ def classify(message: str, reset_at: int | None) -> Failure:
     if _RATE.search(message):
         match = _LIMIT_RESET.search(message)
         reset = int(match.group(1)) if match else reset_at
-        retry = max(1, reset - int(time.time())) if reset else None
+        retry = max(1, reset - int(time.time())) if reset else reset_seconds(message)
         text = message.split("|")[0].strip()
         return Failure(FailureKind.RATE_LIMIT, f"Claude: {text}", retry_after_s=retry)
     if _OVERLOADED.search(message):
@@ -167,6 +189,7 @@ class ClaudeAdapter(CliAdapter):
     name = "claude"
     warm_start = True
     login_hint = LOGIN_HINT
+    credential_env = "CLAUDE_CODE_OAUTH_TOKEN"
     install_hint = "npm install -g @anthropic-ai/claude-code (or npm install --prefix cli-proxy)"
 
     def prepare_home(self, home: Path) -> None:

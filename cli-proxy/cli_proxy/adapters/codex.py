@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from cli_proxy.adapters.base import (
     as_int,
     json_line,
     link_into,
+    seconds_until_clock,
     write_private,
 )
 from cli_proxy.events import Event, Failure, FailureKind, Finished, TextDelta, Usage
@@ -58,15 +58,7 @@ def retry_seconds(message: str, now: dt.datetime | None = None) -> int | None:
     now = now or dt.datetime.now().astimezone()
     clock = _AT_CLOCK.search(message)
     if clock:
-        hour, minute, half = int(clock.group(1)), int(clock.group(2)), (clock.group(3) or "").lower()
-        if half:
-            hour = hour % 12 + (12 if half == "pm" else 0)
-        if hour > 23 or minute > 59:
-            return None
-        target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if target <= now:
-            target += dt.timedelta(days=1)
-        return max(1, math.ceil((target - now).total_seconds()))
+        return seconds_until_clock(int(clock.group(1)), int(clock.group(2)), clock.group(3) or "", now)
     if "try again in" in message.lower():
         scale = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
         total = sum(int(n) * scale[u.lower()] for n, u in _IN_UNITS.findall(message))
@@ -165,6 +157,7 @@ class CodexParser(LineParser):
 class CodexAdapter(CliAdapter):
     name = "codex"
     login_hint = LOGIN_HINT
+    credential_env = "CODEX_API_KEY"
     install_hint = "npm install -g @openai/codex (or npm install --prefix cli-proxy)"
     shared_home = True  # its state is SQLite (safe to share); one home keeps refreshed tokens
     warm_start = True  # `codex exec -` starts up, then reads stdin to its end, however long that takes

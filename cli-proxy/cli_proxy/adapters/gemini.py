@@ -124,6 +124,7 @@ class GeminiParser(LineParser):
 class GeminiAdapter(CliAdapter):
     name = "gemini"
     login_hint = LOGIN_HINT
+    credential_env = "GEMINI_API_KEY"
     install_hint = "npm install -g @google/gemini-cli (or npm install --prefix cli-proxy)"
 
     def prepare(self, model_flag: str | None, prompt: Prompt, paths: RunPaths) -> Invocation:
