@@ -1,5 +1,9 @@
 """Shared by the fake CLIs: scenario choice, output, and the process tricks the tests need.
 
+Per account: a fake run acts on the account folder its credential file links to (`fake-account.json` there, written
+by the tests: {"label": "work", "answers": N, "reset_in_s": S, "expired": false}): it answers N requests (the
+answer names the label), then says its usage limit is reached until S seconds later, then answers again.
+
 The scenario comes from the prompt (`SCENARIO=<name>`, also `PIDFILE=<path>`, `DELAY=<s>`, `SLEEP=<s>`,
 `ENVDUMP=<path>`: the fake writes its whole environment there as JSON)
 or from FAKE_CLI_SCENARIO; the fakes print exactly the line formats documented in
@@ -8,7 +12,9 @@ docs/reference/cli-tools.md.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
 import os
 import re
 import signal
@@ -131,3 +137,36 @@ def read_file(path: str | None) -> str | None:
         return None
     with open(path) as fh:
         return fh.read()
+
+
+def account_folder(credential_file: str) -> str | None:
+    """The account folder behind a CLI state directory: where its (linked) credential file really is."""
+    if not os.path.exists(credential_file):
+        return None
+    return os.path.dirname(os.path.realpath(credential_file))
+
+
+def account_turn(folder: str | None) -> tuple[str, float | None, str]:
+    """("answer" | "limit" | "expired", the reset epoch for a limit, the account's label) for this run."""
+    spec = json.loads(read_file(os.path.join(folder, "fake-account.json")) or "{}") if folder else {}
+    label = str(spec.get("label", ""))
+    if not spec:
+        return "answer", None, label
+    if spec.get("expired"):
+        return "expired", None, label
+    with open(os.path.join(folder, "fake-account.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs of one account count each request once
+        state_path = os.path.join(folder, "fake-account-state.json")
+        state = json.loads(read_file(state_path) or '{"served": 0, "reset_at": null}')
+        now = time.time()
+        if state["reset_at"] is not None and now >= state["reset_at"]:
+            state = {"served": 0, "reset_at": None}  # its window has reset
+        if state["served"] >= int(spec.get("answers", 1 << 30)):
+            state["reset_at"] = state["reset_at"] or math.ceil(now + float(spec.get("reset_in_s", 3600)))
+            verdict = "limit"
+        else:
+            state["served"] += 1
+            verdict = "answer"
+        with open(state_path, "w") as fh:
+            json.dump(state, fh)
+    return verdict, state["reset_at"] if verdict == "limit" else None, label
