@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from maximus.environment import run_dir
@@ -23,6 +23,7 @@ class TierStatus:
     state: str
     detail: str
     fix: str = ""
+    accounts: list[dict[str, Any]] = field(default_factory=list)  # the CLI's logins: name, state, until, fix
 
 
 def _see_logs() -> str:
@@ -85,6 +86,31 @@ def _cli_fixes(readiness: Any, cli: str | None) -> list[str]:
     ]
 
 
+def _accounts(readiness: Any, cli: str | None) -> list[dict[str, Any]]:
+    """The CLI proxy's account rows for the CLI behind the model (names and states, never credentials)."""
+    accounts = readiness.get("accounts", {}) if isinstance(readiness, dict) else {}
+    rows = accounts.get(cli) if cli and isinstance(accounts, dict) else None
+    return [r for r in rows or [] if isinstance(r, dict)]
+
+
+def _account_word(row: dict[str, Any]) -> str:
+    state = row.get("state")
+    if state == "exhausted":
+        return f"{row.get('name')} used up until {row.get('until')}"
+    return f"{row.get('name')} {'login expired' if state == 'login_expired' else state}"
+
+
+def _with_accounts(tier: TierStatus, rows: list[dict[str, Any]]) -> TierStatus:
+    """An answering tier with its accounts: degraded, with the fixes, when a login expired or all are used up."""
+    if not rows or (len(rows) == 1 and rows[0].get("state") == "active"):
+        return TierStatus(tier.name, tier.state, tier.detail, tier.fix, rows)
+    detail = f"{tier.detail}; accounts: {', '.join(_account_word(r) for r in rows)}"
+    fixes = [str(r["fix"]) for r in rows if r.get("state") == "login_expired" and r.get("fix")]
+    if not any(r.get("state") == "active" for r in rows) and any(r.get("state") == "exhausted" for r in rows):
+        fixes.append("wait for the first reset, or add an account (cli-proxy/README.md)")
+    return TierStatus(tier.name, DEGRADED if fixes else tier.state, detail, "; ".join(fixes), rows)
+
+
 def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
     base = env["CLI_PROXY_API_BASE"].rstrip("/")
     headers = bearer(env.get("CLI_PROXY_API_KEY"))
@@ -93,10 +119,10 @@ def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
         reason = models.error or f"status {models.status}"
         return TierStatus(name, ABSENT, f"no CLI proxy at {base} ({reason})", _see_logs())
     served = {m.get("id") for m in models.body.get("data", [])}
-    if model in served:
-        return TierStatus(name, UP, f"{model} through the CLI proxy")
     cli = _cli_of(model, env)
     readiness = http_get(f"{base.removesuffix('/v1')}/readyz", headers).body
+    if model in served:
+        return _with_accounts(TierStatus(name, UP, f"{model} through the CLI proxy"), _accounts(readiness, cli))
     fixes = _cli_fixes(readiness, cli)
     return TierStatus(
         name,

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from tests.cli_proxy.conftest import RunningProxy
+from maximus import tiers
+from tests.cli_proxy.conftest import API_KEY, RunningProxy
 
 NO_WARM = {"warm_pool": {"size": 0}}
 
@@ -112,6 +113,18 @@ def test_an_expired_login_is_marked_with_its_fix_and_skipped(proxy_factory: Call
         assert metric(proxy, "cli_proxy_account_state", account="work", state="login_expired") == 1.0
         assert ask(proxy, "again") == "Hello from fake Claude (home)."
         assert metric(proxy, "cli_proxy_account_requests_total", account="work", outcome="login_expired") == 1.0
+
+        proxy.wait_checked()
+        env = {
+            "CLI_PROXY_API_BASE": f"{proxy.base_url}/v1",
+            "CLI_PROXY_API_KEY": API_KEY,
+            "CLI_PROXY_CONFIG": str(tmp_path / "cli-proxy.yaml"),
+        }
+        power = tiers.cli_tier("power", "claude-opus", env)  # what `maximus status` shows
+        assert power.state == tiers.DEGRADED, power
+        assert "accounts: work login expired, home active" in power.detail
+        assert f"CLAUDE_CONFIG_DIR={work['config_dir']}" in power.fix
+        assert "credentials" not in json.dumps(tiers.as_dict(power))
 
 
 def test_every_account_used_up_is_one_429_with_the_earliest_reset(proxy_factory: Callable, tmp_path: Path) -> None:
