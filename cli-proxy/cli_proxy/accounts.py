@@ -122,6 +122,17 @@ class AccountPool:
             while len(self._sticky) > self.rotation.sticky_conversations:
                 self._sticky.popitem(last=False)
 
+    def probed(self, name: str, authenticated: bool | None) -> None:
+        """What a readiness probe found: a logged-out account is marked before any request needs it; a fixed
+        one is back. A used-up account stays used up (a probe says nothing about its usage)."""
+        state = next((s for s in self.states if s.name == name), None)
+        if state is None or authenticated is None or state.state == EXHAUSTED:
+            return
+        if authenticated:
+            state.state, state.fix = ACTIVE, None
+        else:
+            state.state, state.fix, state.reason = LOGIN_EXPIRED, self.fix_for(state.account), "not logged in"
+
     def fix_for(self, account: Account) -> str:
         if not account.declared:
             return self.login_hint

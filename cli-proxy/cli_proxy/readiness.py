@@ -8,7 +8,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +49,21 @@ def locate(executable: str, dirs: list[Path]) -> Path | None:
     return None
 
 
+AccountProbed = Callable[[str, str, bool | None], None]  # (cli, account, authenticated)
+
+
 class Readiness:
-    def __init__(self, settings: Settings, adapters: Mapping[str, CliAdapter]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        adapters: Mapping[str, CliAdapter],
+        accounts: Mapping[str, Sequence[CliAdapter]] | None = None,
+        on_account: AccountProbed | None = None,
+    ) -> None:
         self.settings = settings
         self.adapters = adapters
+        self.accounts = accounts or {name: [adapter] for name, adapter in adapters.items()}  # per CLI, in order
+        self.on_account = on_account
         self.status: dict[str, CliStatus] = {name: CliStatus("unknown", detail="not checked yet") for name in adapters}
 
     def executable(self, name: str) -> Path | None:
@@ -113,9 +124,7 @@ class Readiness:
                 fix=adapter.install_hint,
             )
         version = (out.strip().splitlines() or [""])[0]
-        home = adapter.probe_home(self.settings.state_dir)
-        adapter.prepare_home(home)
-        authenticated, detail = await self.check_auth(adapter, path, home)
+        authenticated, detail = await self._any_account(adapter.name, path)
         if authenticated is None:
             return CliStatus("probe_timeout", **base, version=version, detail=detail, fix=adapter.login_hint)
         if not authenticated:
@@ -123,6 +132,21 @@ class Readiness:
                 "not_authenticated", **base, version=version, authenticated=False, detail=detail, fix=adapter.login_hint
             )
         return CliStatus("ready", **base, version=version, authenticated=True, detail=detail)
+
+    async def _any_account(self, name: str, path: Path) -> tuple[bool | None, str]:
+        """Each account's login in turn (each is told to its pool); the CLI is logged in when one of them is."""
+        results = []
+        for adapter in self.accounts[name]:
+            home = adapter.probe_home(self.settings.state_dir)
+            adapter.prepare_home(home)
+            authenticated, detail = await self.check_auth(adapter, path, home)
+            if self.on_account:
+                self.on_account(name, adapter.account.name, authenticated)
+            results.append((authenticated, detail))
+        for wanted in (True, None):
+            if found := next((r for r in results if r[0] is wanted), None):
+                return found
+        return results[0]
 
     async def check_all(self) -> None:
         results = await asyncio.gather(*(self.check(name) for name in self.adapters), return_exceptions=True)

@@ -61,7 +61,10 @@ class CliProxy:
         self.adapters = {name: self.account_adapters[(name, account)] for name, account in first.items()}
         self.accounts = {name: self._account_pool(name) for name in settings.clis}
         self.pools = {name: SlotPool(cli.concurrency) for name, cli in settings.clis.items()}
-        self.readiness = Readiness(settings, self.adapters)
+        per_cli = {
+            name: [self.account_adapters[(name, a.name)] for a in cli.accounts] for name, cli in settings.clis.items()
+        }
+        self.readiness = Readiness(settings, self.adapters, per_cli, self._account_probed)
         self.live: set[CliRun] = set()
         self.on_spawn: Callable[[str, int], None] | None = None  # for tests and benchmarks
         self._warm_targets: dict[PoolKey, Target] = {}
@@ -78,6 +81,9 @@ class CliProxy:
         adapter = self.adapters[cli]
         accounts = self.settings.clis[cli].accounts
         return AccountPool(cli, accounts, self.settings.rotation, adapter.credential_env, adapter.login_hint)
+
+    def _account_probed(self, cli: str, account: str, authenticated: bool | None) -> None:
+        self.accounts[cli].probed(account, authenticated)
 
     def target(self, model: str) -> Target:
         """The CLI behind `model`, found now (a CLI installed later is picked up): else 404."""

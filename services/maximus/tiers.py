@@ -123,7 +123,9 @@ def cli_tier(name: str, model: str, env: Mapping[str, str]) -> TierStatus:
     readiness = http_get(f"{base.removesuffix('/v1')}/readyz", headers).body
     if model in served:
         return _with_accounts(TierStatus(name, UP, f"{model} through the CLI proxy"), _accounts(readiness, cli))
-    fixes = _cli_fixes(readiness, cli)
+    rows = _accounts(readiness, cli)
+    logged_out = [str(r["fix"]) for r in rows if len(rows) > 1 and r.get("state") == "login_expired" and r.get("fix")]
+    fixes = logged_out or _cli_fixes(readiness, cli)
     return TierStatus(
         name,
         ABSENT,

@@ -127,6 +127,20 @@ def test_an_expired_login_is_marked_with_its_fix_and_skipped(proxy_factory: Call
         assert "credentials" not in json.dumps(tiers.as_dict(power))
 
 
+def test_a_logged_out_account_is_marked_before_any_request(proxy_factory: Callable, tmp_path: Path) -> None:
+    work = account(tmp_path, "work")
+    (Path(work["config_dir"]) / ".credentials.json").unlink()  # never logged in
+    home = account(tmp_path, "home")
+    with proxy_factory(clis={"claude": {**NO_WARM, "accounts": [work, home]}}) as proxy:
+        report = proxy.wait_checked()
+        assert report["clis"]["claude"]["state"] == "ready", "one logged-in account is enough"
+        rows = {row["name"]: row for row in report["accounts"]["claude"]}
+        assert rows["work"]["state"] == "login_expired" and "CLAUDE_CONFIG_DIR=" in rows["work"]["fix"]
+        assert rows["home"]["state"] == "active"
+        assert ask(proxy, "hello") == "Hello from fake Claude (home)."
+        assert metric(proxy, "cli_proxy_account_requests_total", account="work") == 0.0, "never run"
+
+
 def test_every_account_used_up_is_one_429_with_the_earliest_reset(proxy_factory: Callable, tmp_path: Path) -> None:
     work = account(tmp_path, "work", answers=0, reset_in_s=600)
     home = account(tmp_path, "home", answers=0, reset_in_s=900)
