@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+_ACCOUNT = ["cli", "account"]
 _SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 
 
@@ -43,28 +44,21 @@ class Metrics:
         self.warm_waiting = Gauge(
             "cli_proxy_warm_processes", "Warm CLI processes waiting for a request.", ["cli"], registry=r
         )
+        # Per account: names the operator declared (a bounded set), states and counts; never a credential or path.
         self.account_state = Gauge(
-            "cli_proxy_account_state",
-            "1 for each account's state now (active, exhausted, login_expired), 0 for the others.",
-            ["cli", "account", "state"],
-            registry=r,
-        )
+            "cli_proxy_account_state", "1 for an account's state now (active, exhausted, login_expired), else 0.",
+            [*_ACCOUNT, "state"], registry=r,
+        )  # fmt: skip
         self.account_reset = Gauge(
-            "cli_proxy_account_reset_seconds",
-            "Seconds until a used-up account is tried again (0 when it is not used up).",
-            ["cli", "account"],
-            registry=r,
-        )
+            "cli_proxy_account_reset_seconds", "Seconds until a used-up account is tried again (else 0).",
+            _ACCOUNT, registry=r,
+        )  # fmt: skip
         self.account_requests = Counter(
-            "cli_proxy_account_requests",
-            "CLI runs per account by outcome (ok, usage_limit, login_expired, failed).",
-            ["cli", "account", "outcome"],
-            registry=r,
-        )
+            "cli_proxy_account_requests", "CLI runs per account by outcome (ok, usage_limit, login_expired, failed).",
+            [*_ACCOUNT, "outcome"], registry=r,
+        )  # fmt: skip
         self.account_rotations = Counter(
-            "cli_proxy_account_rotations",
-            "Requests moved off an account to the next one, by reason (usage_limit, login_expired).",
-            ["cli", "reason"],
-            registry=r,
-        )
+            "cli_proxy_account_rotations", "Requests moved off an account, by reason (usage_limit, login_expired).",
+            ["cli", "reason"], registry=r,
+        )  # fmt: skip
         self.ready = Gauge("cli_proxy_cli_ready", "1 when the CLI is installed and authenticated.", ["cli"], registry=r)

@@ -181,7 +181,8 @@ class CliProxy:
             return False
         pool.mark(state, verdict, event)
         self.metrics.account_rotations.labels(pool.cli, verdict).inc()
-        self.warm.drop_account(pool.cli, state.name)
+        if len(pool.states) > 1:  # its waiting workers would idle until the account is back: stop them
+            self.warm.drop_account(pool.cli, state.name)
         return True
 
     async def _attempt(self, target: Target, prompt: Prompt, slot: int) -> AsyncIterator[Event]:

@@ -176,3 +176,24 @@ def test_real_claude_warm_worker_waits_past_the_plain_stdin_window(tmp_path: Pat
         metrics = httpx.get(f"{proxy.base_url}/metrics", timeout=10).text
         assert 'cli_proxy_warm_pool_total{cli="claude",outcome="hit"} 1.0' in metrics
     assert wait_gone([pid for _, pid in proxy.spawned]) == []
+
+
+def test_two_logged_out_claude_accounts_are_each_marked_with_their_fix(tmp_path: Path, logged_out: Path) -> None:
+    """The real `claude auth status` and not-logged-in run, once per account folder: each account is marked,
+    and the request's 401 names every account's own fix."""
+    folders = {name: tmp_path / f"login-{name}" for name in ("work", "home")}
+    for folder in folders.values():
+        folder.mkdir()
+    accounts = [{"name": name, "config_dir": str(folder)} for name, folder in folders.items()]
+    config = real_config(tmp_path, logged_out, claude={"accounts": accounts, "warm_pool": {"size": 0}})
+    with serve(config) as proxy:
+        report = proxy.wait_checked(timeout=120)
+        rows = {row["name"]: row for row in report["accounts"]["claude"]}
+        for name, folder in folders.items():
+            assert rows[name]["state"] == "login_expired", rows
+            assert f"CLAUDE_CONFIG_DIR={folder} claude" in rows[name]["fix"]
+        response = proxy.chat("claude-opus", "Say hello")
+        assert response.status_code == 401, response.text
+        message = response.json()["error"]["message"]
+        assert all(f"CLAUDE_CONFIG_DIR={folder}" in message for folder in folders.values()), message
+    assert wait_gone([pid for _, pid in proxy.spawned]) == []

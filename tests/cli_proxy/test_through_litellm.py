@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,10 +42,10 @@ def litellm_to_cli_proxy(
 
 
 @contextlib.contextmanager
-def cli_proxy_process(tmp_path: Path, port: int) -> Iterator[None]:
+def cli_proxy_process(tmp_path: Path, port: int, clis: dict[str, Any] | None = None) -> Iterator[None]:
     """`maximus serve cli-proxy` as a real process, with the fake CLIs."""
     env = {
-        "CLI_PROXY_CONFIG": str(make_config(tmp_path)),
+        "CLI_PROXY_CONFIG": str(make_config(tmp_path, clis)),
         "CLI_PROXY_API_KEY": API_KEY,
         "MAXIMUS_ENV_FILE": str(tmp_path / "absent.env"),
         "MAXIMUS_RUN_DIR": str(tmp_path / "run"),
@@ -55,8 +56,8 @@ def cli_proxy_process(tmp_path: Path, port: int) -> Iterator[None]:
         yield
 
 
-def ask(proxy: stack.LiteLLMProxy, model: str, stream: bool = False) -> httpx.Response:
-    body = {"model": model, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream}
+def ask(proxy: stack.LiteLLMProxy, model: str, stream: bool = False, text: str = "Say hello") -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "stream": stream}
     with httpx.Client(timeout=120) as client:
         response = client.post(f"{proxy.openai_base_url}/chat/completions", json=body, headers=proxy.headers())
         response.read()
@@ -91,3 +92,28 @@ def test_max_genius_falls_back_to_local_when_the_cli_proxy_is_down(
     assert response.headers.get("x-litellm-model-group") == "max-buddy"
     assert response.json()["choices"][0]["message"]["content"]
     assert any(r.get("path") == "/api/chat" for r in ollama_double.requests())
+
+
+def test_a_used_up_account_hands_over_behind_litellm(
+    litellm_to_cli_proxy: stack.LiteLLMProxy, cli_proxy_port: int, tmp_path: Path, ollama_double: stack.HttpDouble
+) -> None:
+    """Two Claude Code accounts, the first used up after 2 answers: every request through LiteLLM is answered by
+    the power tier (no 429 reaches LiteLLM, so no fallback to the local tier), the second account taking over."""
+    accounts = []
+    for name, spec in (("work", {"answers": 2, "reset_in_s": 600}), ("home", {})):
+        folder = tmp_path / f"login-{name}"
+        folder.mkdir()
+        (folder / ".credentials.json").write_text('{"fake": true}')
+        (folder / "fake-account.json").write_text(json.dumps({"label": name, **spec}))
+        accounts.append({"name": name, "config_dir": str(folder)})
+    ollama_double.clear()
+    with cli_proxy_process(tmp_path, cli_proxy_port, {"claude": {"accounts": accounts, "warm_pool": {"size": 0}}}):
+        answers = []
+        for i in range(5):
+            response = ask(litellm_to_cli_proxy, "max-genius", stream=i % 2 == 1, text=f"question {i}")
+            assert response.status_code == 200, response.text
+            assert response.headers.get("x-litellm-model-group") == "max-genius"
+            answers.append(response.text)
+    assert ["(work)" in a for a in answers] == [True, True, False, False, False]
+    assert all("(home)" in a for a in answers[2:])
+    assert not any(r.get("path") == "/api/chat" for r in ollama_double.requests()), "no fallback was needed"
