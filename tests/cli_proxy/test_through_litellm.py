@@ -114,6 +114,10 @@ def test_a_used_up_account_hands_over_behind_litellm(
             assert response.status_code == 200, response.text
             assert response.headers.get("x-litellm-model-group") == "max-genius"
             answers.append(response.text)
+        metrics = httpx.get(f"http://127.0.0.1:{cli_proxy_port}/metrics", timeout=10).text
+    # No 429 left the CLI proxy (a LiteLLM retry would hide one from the client, not from these counts).
+    assert 'outcome="rate_limit"' not in metrics
+    assert 'cli_proxy_account_rotations_total{cli="claude",reason="usage_limit"} 1.0' in metrics
     assert ["(work)" in a for a in answers] == [True, True, False, False, False]
     assert all("(home)" in a for a in answers[2:])
     assert not any(r.get("path") == "/api/chat" for r in ollama_double.requests()), "no fallback was needed"
