@@ -173,3 +173,13 @@ def test_codex_accounts_rotate_on_its_usage_limit(proxy_factory: Callable, tmp_p
         assert answers == ["Hello from fake Codex (first).", *["Hello from fake Codex (second)."] * 2]
         state = accounts_of(proxy, "codex")["first"]
         assert state["state"] == "exhausted" and state["until"], state  # "Try again at 1:37 AM": a clock time
+
+
+def test_an_expired_codex_login_is_marked_with_its_own_fix(proxy_factory: Callable, tmp_path: Path) -> None:
+    first = account(tmp_path, "first", credential="auth.json", expired=True)
+    second = account(tmp_path, "second", credential="auth.json")
+    with proxy_factory(clis={"codex": {**NO_WARM, "accounts": [first, second]}}) as proxy:
+        assert ask(proxy, "hello", model="gpt-5.5") == "Hello from fake Codex (second)."
+        marked = accounts_of(proxy, "codex")["first"]
+        assert marked["state"] == "login_expired"
+        assert f"CODEX_HOME={first['config_dir']} codex login" in marked["fix"]
