@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 import time
@@ -20,6 +21,8 @@ from cli_proxy.readiness import Readiness
 from cli_proxy.runner import CliRun, RunLimits, run_capture
 from cli_proxy.warm import PoolKey, WarmPools, WarmWorker
 from maximus_kernel.openai_errors import OpenAIError
+
+log = logging.getLogger("cli_proxy")
 
 
 class SlotPool:
@@ -180,6 +183,9 @@ class CliProxy:
         if verdict is None:
             return False
         pool.mark(state, verdict, event)
+        row = next(r for r in pool.report() if r["name"] == state.name)
+        said = f"used up until {row['until']}" if row["until"] else f"login expired; fix: {row['fix']}"
+        log.warning("%s account %s %s: the next account takes over", pool.cli, state.name, said)
         self.metrics.account_rotations.labels(pool.cli, verdict).inc()
         if len(pool.states) > 1:  # its waiting workers would idle until the account is back: stop them
             self.warm.drop_account(pool.cli, state.name)
