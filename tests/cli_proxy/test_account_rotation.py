@@ -183,3 +183,15 @@ def test_an_expired_codex_login_is_marked_with_its_own_fix(proxy_factory: Callab
         marked = accounts_of(proxy, "codex")["first"]
         assert marked["state"] == "login_expired"
         assert f"CODEX_HOME={first['config_dir']} codex login" in marked["fix"]
+
+
+def test_gemini_accounts_rotate_on_its_quota_429(proxy_factory: Callable, tmp_path: Path) -> None:
+    first = account(tmp_path, "first", credential="oauth_creds.json", answers=1)
+    second = account(tmp_path, "second", credential="oauth_creds.json")
+    with proxy_factory(
+        clis={"gemini": {"accounts": [first, second], "env": {"GEMINI_API_KEY": "AIza" + "K3y" * 12}}}
+    ) as proxy:
+        answers = [ask(proxy, f"question {i}", model="gemini-2.5-pro") for i in range(3)]
+        assert answers == ["Hello from fake Gemini (first).", *["Hello from fake Gemini (second)."] * 2]
+        assert accounts_of(proxy, "gemini")["first"]["state"] == "exhausted"  # "Please retry in 23.4s"
+        assert 20 <= metric(proxy, "cli_proxy_account_reset_seconds", cli="gemini", account="first") <= 24
