@@ -93,7 +93,8 @@ def test_a_used_up_account_hands_over_without_a_failed_request_and_comes_back(
 def test_a_named_conversation_stays_on_its_account(proxy_factory: Callable, tmp_path: Path) -> None:
     work = account(tmp_path, "work", answers=1, reset_in_s=2)
     home = account(tmp_path, "home")
-    with proxy_factory(clis={"claude": {**NO_WARM, "accounts": [work, home]}}) as proxy:
+    declared = f"work:{work['config_dir']},home:{home['config_dir']}"  # the environment's way to declare them
+    with proxy_factory(clis={"claude": NO_WARM}, extra_env={"CLI_PROXY_CLAUDE_ACCOUNTS": declared}) as proxy:
         assert ask(proxy, "first turn", **{"X-Session-Id": "s-1"}) == "Hello from fake Claude (work)."
         assert ask(proxy, "second turn", **{"X-Session-Id": "s-1"}) == "Hello from fake Claude (home)."
         wait_state(proxy, "work", "active")
