@@ -324,8 +324,10 @@ def _signals(raw: Any, where: str) -> dict[str, tuple[Signal, ...]]:
         raise ConfigError(f"{where} must map a CLI to a list of {{pattern, source}}, got {raw!r}")
     signals: dict[str, tuple[Signal, ...]] = {}
     for cli, entries in raw.items():
+        if not isinstance(entries, list):
+            raise ConfigError(f"{where}.{cli} must be a list of {{pattern, source}}, got {entries!r}")
         items = []
-        for i, entry in enumerate(entries or []):
+        for i, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or not entry.get("pattern") or not entry.get("source"):
                 raise ConfigError(f"{where}.{cli}[{i}] needs a pattern and its source, got {entry!r}")
             try:
@@ -340,6 +342,8 @@ def _rotation(raw: Mapping[str, Any]) -> Rotation:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"rotation must be a mapping, got {raw!r}")
     backoff = raw.get("backoff") or {}
+    if not isinstance(backoff, Mapping):
+        raise ConfigError(f"rotation.backoff must be a mapping (first_s, factor, max_s), got {backoff!r}")
     sticky = raw.get("sticky_conversations", 4096)
     if isinstance(sticky, bool) or not isinstance(sticky, int) or sticky < 0:
         raise ConfigError(f"rotation.sticky_conversations must be an integer >= 0, got {sticky!r}")

@@ -164,6 +164,21 @@ def test_a_wrong_account_declaration_is_a_clear_error(accounts: Any, env: dict[s
         settings(accounts, env)
 
 
+@pytest.mark.parametrize(
+    ("rotation", "message"),
+    [
+        ({"usage_limit": {"claude": [{"pattern": "limit"}]}}, "pattern and its source"),
+        ({"usage_limit": {"claude": [{"pattern": "(", "source": "x"}]}}, "not a valid regular expression"),
+        ({"usage_limit": {"claude": "limit"}}, "must be a list"),
+        ({"backoff": 60}, "rotation.backoff must be a mapping"),
+        ({"backoff": {"first_s": 0}}, "first_s must be a positive number"),
+    ],
+)
+def test_a_wrong_rotation_setting_is_a_clear_error(rotation: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_settings({"rotation": rotation, "clis": {"claude": {}}, "models": {"m": MODELS["claude-opus"]}}, {})
+
+
 def test_every_packaged_pattern_names_its_source() -> None:
     rotation = load_settings({}).rotation
     for signals in (*rotation.usage_limit.values(), *rotation.login_expired.values()):
