@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from maximus_kernel.team_keys import TIERS, KeyRefused, KeyStore, safe_url
+from router.budget import usd
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ def list_keys(json_output: Annotated[bool, typer.Option("--json", help="Print JS
 
 
 def _line(row: dict[str, Any]) -> str:
-    budget = "team budget only" if row["budget_usd"] is None else f"${row['budget_usd']:.2f}/month"
+    budget = "team budget only" if row["budget_usd"] is None else f"${usd(row['budget_usd'])}/month"
     tiers = ", ".join(row["tiers"]) if row["tiers"] else "all tiers"
     created = dt.datetime.fromtimestamp(row["created_at"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"{row['name']:<32} {budget:<18} {tiers:<40} created {created}"

@@ -48,11 +48,8 @@ class BudgetStatus:
     def reason(self) -> str | None:
         whose = f"{self.person}'s " if self.person else ""
         if self.state == "exceeded":
-            digits = 4 if self.person else 2  # a person's budget can be cents
-            return (
-                f"budget: {whose}month-to-date spend ${self.spent_usd:.{digits}f} reached the "
-                f"${self.budget_usd:.{digits}f} cap"
-            )
+            spent, cap = usd(self.spent_usd), usd(self.budget_usd)
+            return f"budget: {whose}month-to-date spend ${spent} reached the ${cap} cap"
         if self.state == "warning":
             return f"budget warning: {self.spent_usd / self.budget_usd:.0%} of the ${self.budget_usd:.2f} cap spent"
         if self.state == "unknown":
@@ -64,6 +61,13 @@ class BudgetStatus:
                 "until the tracker's totals are read again"
             )
         return None
+
+
+def usd(amount: float) -> str:
+    """Dollars with cents, or with the digits that matter below a cent (a person's budget can be that small)."""
+    if amount == 0 or abs(amount) >= 0.01:
+        return f"{amount:.2f}"
+    return f"{amount:.6f}".rstrip("0")
 
 
 def spend_key(config: BudgetConfig, now: dt.datetime | None = None) -> str:
