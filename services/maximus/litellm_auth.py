@@ -40,6 +40,11 @@ async def master_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
 
 def team_identity(record: KeyRecord) -> UserAPIKeyAuth:
     """A person: an internal user (never an admin), named, with the budget and tiers of the key."""
+    return _copy(_team_template(record))
+
+
+@lru_cache(maxsize=256)
+def _team_template(record: KeyRecord) -> UserAPIKeyAuth:
     metadata = {PERSON_META: record.name, BUDGET_META: record.budget_usd, TIERS_META: record.tiers}
     return UserAPIKeyAuth(
         api_key=record.hash,
@@ -57,7 +62,14 @@ def _template(api_key: str) -> UserAPIKeyAuth:
 
 def admin_identity(api_key: str) -> UserAPIKeyAuth:
     """The admin identity for the master key: validated (and the key hashed) once, copied per request (about
-    20 us instead of 100 us), with fresh containers so that what the proxy adds to one request stays there."""
-    template = _template(api_key)
-    fresh = {name: type(value)() for name, value in template.__dict__.items() if isinstance(value, dict | list | set)}
+    20 us instead of 100 us)."""
+    return _copy(_template(api_key))
+
+
+def _copy(template: UserAPIKeyAuth) -> UserAPIKeyAuth:
+    """A copy with its own containers (holding the template's items), so that what the proxy adds to one
+    request stays there."""
+    fresh = {
+        name: type(value)(value) for name, value in template.__dict__.items() if isinstance(value, dict | list | set)
+    }
     return template.model_copy(update=fresh)
