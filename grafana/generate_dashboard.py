@@ -9,11 +9,18 @@ import json
 import sys
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import bargauge, dashboard, gauge, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import bargauge, dashboard, gauge, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, Threshold, ThresholdsMode
+from grafana_foundation_sdk.models import prometheus as prometheus_models
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    DataTransformerConfig,
+    GridPos,
+    Threshold,
+    ThresholdsMode,
+)
 
 OUTPUT = Path(__file__).parent / "dashboards" / "sovereignty.json"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="maximus-prometheus")
@@ -47,6 +54,33 @@ def budget_thresholds() -> dashboard.ThresholdsConfig:
 
 def last_value() -> common_builders.ReduceDataOptions:
     return common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
+# The people table: one instant query per column, joined on the `user` label (key names, capped: tracker.yaml).
+PEOPLE_COLUMNS = (
+    ("answered", 'sum by (user) (maximus_user_requests_total{outcome="success"})'),
+    (
+        "sovereign",
+        f'sum by (user) (maximus_user_requests_total{{outcome="success",{SOVEREIGN}}})'
+        ' / sum by (user) (maximus_user_requests_total{outcome="success"})',
+    ),
+    ("failed", 'sum by (user) (maximus_user_requests_total{outcome="failure"})'),
+    ("tokens", "sum by (user) (maximus_user_tokens_total)"),
+    ("cost USD", "sum by (user) (maximus_user_cost_usd_total)"),
+    ("spent this month USD", "sum by (user) (maximus_user_budget_spent_usd)"),
+)
+
+
+def people_table() -> table.Panel:
+    panel = table.Panel().title("People: requests, sovereignty and spend per key name")
+    renames = {}
+    for index, (column, expr) in enumerate(PEOPLE_COLUMNS):
+        ref = chr(ord("A") + index)
+        panel = panel.with_target(query(expr, column, ref).instant().format(prometheus_models.PromQueryFormat.TABLE))
+        renames[f"Value #{ref}"] = column
+    panel = panel.with_transformation(DataTransformerConfig(id_val="merge", options={}))
+    organize = {"excludeByName": {"Time": True}, "renameByName": renames}
+    return panel.with_transformation(DataTransformerConfig(id_val="organize", options=organize))
 
 
 def place(builder, panel_id: int, x: int, y: int, w: int, h: int):
@@ -228,6 +262,7 @@ def panels() -> list:
         (health, 16, 22, 8, 8),
         (tokens, 0, 30, 12, 8),
         (routes, 12, 30, 12, 8),
+        (people_table(), 0, 38, 24, 8),
     ]
     return [place(panel, i, x, y, w, h) for i, (panel, x, y, w, h) in enumerate(layout, start=1)]
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from maximus import keys as team_keys
 from maximus import serve as serving
 from maximus.stack import ConfigError
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 vision_app = typer.Typer(help="Vision tier utilities.", no_args_is_help=True)
 app.add_typer(vision_app, name="vision")
+app.add_typer(team_keys.app, name="keys")
 
 
 def _run(action: Callable[[], int]) -> None:
@@ -121,6 +123,7 @@ def dashboard(
     url: Annotated[str | None, typer.Option(help="Tracker address (default: TRACKER_URL).")] = None,
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
+    user: Annotated[str | None, typer.Option(help="One person's figures (a key name).")] = None,
 ) -> None:
     """A live terminal view of the sovereignty figures, for people without Grafana."""
     from maximus.environment import stack_environment
@@ -128,7 +131,7 @@ def dashboard(
 
     env = stack_environment()
     try:
-        run(url or env["TRACKER_URL"], env.get("TRACKER_API_KEY"), once, interval)
+        run(url or env["TRACKER_URL"], env.get("TRACKER_API_KEY"), once, interval, user=user)
     except DashboardError as exc:
         typer.echo(f"{exc}: is the stack up (`maximus status`)?", err=True)
         raise typer.Exit(1) from None

@@ -1,8 +1,10 @@
 """The gateway's edge: an ASGI middleware installed on LiteLLM's app (see maximus.gateway) that answers, before
 LiteLLM reads anything, every request it must not see:
 
-- 401 on every route but the open ones (health, metrics) without the master key (LiteLLM itself serves
-  /openapi.json, /redoc and /ui/ without one);
+- 401 on every route but the open ones (health, metrics) without the master key or a team key (maximus.team_auth;
+  LiteLLM itself serves /openapi.json, /redoc and /ui/ without one), in Anthropic's error shape on its routes;
+- 403 for a team key outside the model API (key management, spend and admin routes are the master key's);
+- 503 for a team key while the key store cannot be read (fails closed; the master key still works);
 - 413 for a JSON body over the size limit (read no further than the limit);
 - 400 with an OpenAI error naming the field for a body that breaks router.validation's contract (LiteLLM parses
   bodies before any hook runs: a JSON array is its plain-text 500).
@@ -12,7 +14,6 @@ Rules live in router.validation, limits and routes in litellm/gateway.yaml. No f
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
+from maximus import team_auth
 from maximus.stack import REPO_ROOT
 from router.request import MalformedRequest
 from router.validation import (
@@ -55,6 +57,8 @@ class EdgeSettings:
     chat_paths: tuple[re.Pattern[str], ...]
     chat_paths_with_model: tuple[re.Pattern[str], ...]
     model_api_paths: tuple[re.Pattern[str], ...]
+    team_paths: tuple[re.Pattern[str], ...] = ()
+    anthropic_paths: tuple[re.Pattern[str], ...] = ()
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -70,13 +74,39 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         chat_paths=tuple(re.compile(p) for p in raw.get("chat_paths") or ()),
         chat_paths_with_model=tuple(re.compile(p) for p in raw.get("chat_paths_with_model") or ()),
         model_api_paths=tuple(re.compile(p) for p in raw.get("model_api_paths") or ()),
+        team_paths=tuple(re.compile(p) for p in raw.get("team_paths") or ()),
+        anthropic_paths=tuple(re.compile(p) for p in raw.get("anthropic_paths") or ()),
     )
 
 
+ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 503: "service_unavailable"}
+ANTHROPIC_TYPES = {401: "authentication_error", 403: "permission_error", 503: "overloaded_error"}
+
+
 def error_message(status: int, message: str, param: str | None, code: str) -> tuple[int, bytes]:
-    kind = {401: "authentication_error"}.get(status, "invalid_request_error")
+    kind = ERROR_TYPES.get(status, "invalid_request_error")
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return status, json.dumps(body).encode()
+
+
+def anthropic_error(status: int, message: str) -> tuple[int, bytes]:
+    kind = ANTHROPIC_TYPES.get(status, "invalid_request_error")
+    return status, json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+
+
+KEY_REFUSALS = {
+    401: (
+        "Missing or invalid API key: send 'Authorization: Bearer <key>' with the MAXIMUS_MASTER_KEY or your team "
+        "key (`maximus keys create NAME`).",
+        "api_key",
+        "invalid_api_key",
+    ),
+    403: (
+        "This team key can use the model API only; key management, spend and admin routes need the master key.",
+        None,
+        "admin_only",
+    ),
+}
 
 
 async def send_error(send: Send, status: int, body: bytes) -> None:
@@ -110,17 +140,11 @@ class GatewayEdge:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        if not self._is_open(scope, headers) and not self._has_key(scope, headers):
-            await send_error(
-                send,
-                *error_message(
-                    401,
-                    "Missing or invalid API key: send 'Authorization: Bearer <MAXIMUS_MASTER_KEY>'.",
-                    "api_key",
-                    "invalid_api_key",
-                ),
-            )
-            return
+        if not self._is_open(scope, headers):
+            refusal = self._key_refusal(scope, headers)
+            if refusal is not None:
+                await send_error(send, *refusal)
+                return
         if scope["method"] not in BODY_METHODS or not self._is_json(headers):
             await self.app(scope, receive, send)
             return
@@ -138,15 +162,32 @@ class GatewayEdge:
         # A browser's CORS preflight never carries credentials; LiteLLM's CORS middleware answers it.
         return scope["method"] == "OPTIONS" and "access-control-request-method" in headers
 
-    def _has_key(self, scope: Scope, headers: Mapping[str, str]) -> bool:
-        expected = self.master_key.encode()
-        if not expected:
-            return False
+    def _caller(self, scope: Scope, headers: Mapping[str, str]) -> team_auth.Caller:
+        """The first key given that names someone (the master key, a team key), else why none does."""
         given = [headers.get(name, "") for name in self.settings.key_headers]
         given = [value.removeprefix("Bearer ").removeprefix("bearer ").strip() for value in given if value]
         if "generateContent" in scope["path"]:
             given += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("key", [])
-        return any(hmac.compare_digest(value.encode(), expected) for value in given)
+        callers = [team_auth.identify(value, self.master_key) for value in given]
+        return next((c for c in callers if c.name), next((c for c in callers if c.unavailable), team_auth.NOBODY))
+
+    def _key_refusal(self, scope: Scope, headers: Mapping[str, str]) -> tuple[int, bytes] | None:
+        caller = self._caller(scope, headers)
+        if caller.admin:
+            return None
+        path = scope["path"]
+        if caller.unavailable:
+            return self._refusal(path, 503, team_auth.unavailable_message(), None, "key_store_unavailable")
+        if caller.name is None:
+            return self._refusal(path, 401, *KEY_REFUSALS[401])
+        if not _matches(self.settings.team_paths, path):
+            return self._refusal(path, 403, *KEY_REFUSALS[403])
+        return None
+
+    def _refusal(self, path: str, status: int, message: str, param: str | None, code: str) -> tuple[int, bytes]:
+        if _matches(self.settings.anthropic_paths, path):
+            return anthropic_error(status, message)
+        return error_message(status, message, param, code)
 
     @staticmethod
     def _is_json(headers: Mapping[str, str]) -> bool:
@@ -209,3 +250,4 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
 def install(app: Any) -> None:
     """Adds the edge as the outermost middleware of a Starlette/FastAPI app that has not started yet."""
     app.add_middleware(GatewayEdge)
+    team_auth.key_cache()  # the team keys' cache starts filling now, not on the first request

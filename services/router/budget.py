@@ -34,6 +34,7 @@ class BudgetStatus:
     spent_usd: float | None = None
     budget_usd: float = 0.0
     age_s: float | None = None  # age of the spend figure
+    person: str | None = None  # a team key's own budget (router.people); None: the team's
 
     @property
     def blocks_cloud(self) -> bool:
@@ -45,8 +46,10 @@ class BudgetStatus:
         return "over budget" if self.state == "exceeded" else "disabled: budget spend too old"
 
     def reason(self) -> str | None:
+        whose = f"{self.person}'s " if self.person else ""
         if self.state == "exceeded":
-            return f"budget: month-to-date spend ${self.spent_usd:.2f} reached the ${self.budget_usd:.2f} cap"
+            spent, cap = usd(self.spent_usd), usd(self.budget_usd)
+            return f"budget: {whose}month-to-date spend ${spent} reached the ${cap} cap"
         if self.state == "warning":
             return f"budget warning: {self.spent_usd / self.budget_usd:.0%} of the ${self.budget_usd:.2f} cap spent"
         if self.state == "unknown":
@@ -58,6 +61,13 @@ class BudgetStatus:
                 "until the tracker's totals are read again"
             )
         return None
+
+
+def usd(amount: float) -> str:
+    """Dollars with cents, or with the digits that matter below a cent (a person's budget can be that small)."""
+    if amount == 0 or abs(amount) >= 0.01:
+        return f"{amount:.2f}"
+    return f"{amount:.6f}".rstrip("0")
 
 
 def spend_key(config: BudgetConfig, now: dt.datetime | None = None) -> str:
@@ -130,3 +140,34 @@ class SpendReader:
             return evaluate(self.config, None)
         await self._reader.latest(self.config.timeout_s)
         return self._status()
+
+
+def _parse_people(raw: Any) -> dict[str, float]:
+    out = {}
+    for name, value in (raw or {}).items():
+        parsed = _parse(value)
+        if parsed is not None:
+            out[name.decode() if isinstance(name, bytes) else str(name)] = parsed
+    return out
+
+
+class UserSpendReader:
+    """Every person's month-to-date spend (fields budget.user_spend_field of the tracker's month hash), re-read in
+    the background like the team's; a person not in the hash has spent nothing yet."""
+
+    def __init__(self, config: BudgetConfig, redis_url: str | None = None) -> None:
+        self.config = config
+        timeout = config.timeout_s
+        kwargs = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry_on_timeout": False}
+        url = redis_url or redis_url_from_env(config.redis_url_envs)
+        self._reader = BackgroundRedisRead(
+            url, config.refresh_s, kwargs, lambda c: c.hgetall(spend_key(config)), _parse_people, {}, True
+        )
+
+    async def aread(self, person: str) -> tuple[float | None, float]:
+        """(spent, age of the figure); spent None before the first read."""
+        people = await self._reader.latest(self.config.timeout_s)
+        age = self._reader.age()
+        if age is None:
+            return None, self._reader.since_start()
+        return people.get(self.config.user_spend_field.format(user=person), 0.0), age

@@ -56,6 +56,7 @@ class BudgetConfig:
     refresh_s: float = 5.0
     timeout_s: float = 1.0  # Redis socket timeout of the background read (and the first request's longest wait)
     max_staleness_s: float = 60.0  # an older spend figure fails closed: non-local tiers disabled
+    user_spend_field: str = "user|{user}|cost_usd"  # a person's spend in the same month hash (router.people)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ def _budget(raw: dict[str, Any]) -> BudgetConfig:
         refresh_s=float(raw.get("refresh_s", 5)),
         timeout_s=float(raw.get("timeout_s", BudgetConfig.timeout_s)),
         max_staleness_s=float(raw.get("max_staleness_s", BudgetConfig.max_staleness_s)),
+        user_spend_field=str(raw.get("user_spend_field", BudgetConfig.user_spend_field)),
     )
 
 

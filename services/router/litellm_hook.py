@@ -34,6 +34,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from router.budget import SpendReader, redis_url_from_env
 from router.health import RedisTierHealth, TierHealth, merge
+from router.people import PersonLimits
 from router.policy import RoutingPolicy, default_policy
 from router.redis_reads import BackgroundRedisRead
 from router.request import MalformedRequest, all_texts, check_request
@@ -139,12 +140,14 @@ class RoutingHook(CustomLogger):
         self._litellm_health_at = -1e18
         self.sovereignty: ThresholdController | None = None
         self._tracker_share: BackgroundRedisRead | None = None
+        self._people: PersonLimits | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
             policy = default_policy()
             self._spend = SpendReader(policy.config.budget)
             self._redis_health = RedisTierHealth(policy.config.health, CLOUD_TIERS, policy.config.budget.redis_url_envs)
+            self._people = PersonLimits(policy.config.budget)
             config = policy.config
             self.sovereignty = ThresholdController(config.need.threshold, config.sovereignty_target, config.online)
             if config.online.enabled and config.online.follow_tracker:
@@ -175,8 +178,8 @@ class RoutingHook(CustomLogger):
             policy.decide,
             data,
             headers=headers,
-            budget=await spend.aread(),
-            health=await self._health(policy, redis_health),
+            budget=await self._people.budget(user_api_key_dict, await spend.aread()),
+            health=self._people.health(user_api_key_dict, await self._health(policy, redis_health)),
             threshold=self.sovereignty.current,
         )
         large = sum(map(len, all_texts(data))) > policy.config.privacy.offload_scan_chars

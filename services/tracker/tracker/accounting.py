@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
+from maximus_kernel.team_keys import ADMIN_NAME, NAME_PATTERN, OTHER_NAME
 from tracker.events import FAILURE, REQUEST_FAILED, SUCCESS, AttemptEvent
 from tracker.settings import Settings
 from tracker.tiers import TIERS, is_sovereign
@@ -31,6 +32,7 @@ class Resolved:
     reasons: list[str] = dc_field(default_factory=list)
     privacy_kinds: list[str] = dc_field(default_factory=list)
     internal: str | None = None  # a Maximus service's own sub-request at a sovereign tier: an attempt only
+    user: str = ADMIN_NAME  # the team key's name; the master key's requests are the admin's
 
     @property
     def counts_request(self) -> bool:
@@ -62,6 +64,13 @@ def reason_label(reason: str) -> str:
     return "skipped" if match.group(2) and match.group(1) in TIERS else match.group(1)
 
 
+def person(user: str | None) -> str:
+    """A name as the figures keep it: a valid key name, "admin" for the master key, "other" for anything else."""
+    if user is None:
+        return ADMIN_NAME
+    return user if NAME_PATTERN.match(user) else OTHER_NAME
+
+
 def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]) -> Resolved:
     tier = event.tier if event.tier in TIERS else tier_map.get(event.model_group)
     price = settings.prices.get(event.model_group)
@@ -87,6 +96,7 @@ def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]
         reasons=_bounded([reason_label(r) for r in event.route_reasons], settings.route_reasons),
         privacy_kinds=_bounded(event.privacy_kinds, settings.privacy_kinds),
         internal=internal,
+        user=person(event.user),
     )
 
 
@@ -116,11 +126,27 @@ def increments(r: Resolved) -> Increments:
             inc.totals[field("fb", r.fallback_from_tier, tier)] += 1
     else:
         inc.month["failed"] += 1
+    _per_person(r, inc)
     for reason in r.reasons:
         inc.totals[field("route", r.decision_tier or tier, reason)] += 1
     for kind in r.privacy_kinds:
         inc.totals[field("pin", kind)] += 1
     return inc
+
+
+def _per_person(r: Resolved, inc: Increments) -> None:
+    """The request's figures once more under its person (user|<name>|...): the team's stay as they are."""
+    event, tier, who = r.event, r.tier, r.user
+    inc.totals[field("user", who, "req", tier, r.outcome)] += 1
+    if r.outcome != "success":
+        inc.month[field("user", who, "failed")] += 1
+        return
+    inc.totals[field("user", who, "tok", tier, "input")] += event.prompt_tokens
+    inc.totals[field("user", who, "tok", tier, "output")] += event.completion_tokens
+    inc.totals[field("user", who, "cost", tier)] += r.cost_usd
+    inc.month[field("user", who, "cost_usd")] += r.cost_usd
+    inc.month[field("user", who, "requests")] += 1
+    inc.month[field("user", who, "sovereign")] += int(is_sovereign(tier))
 
 
 def _amounts(counter: Counter[str]) -> dict[str, str]:

@@ -11,17 +11,18 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from maximus_kernel.openai_errors import OpenAIError
 from maximus_kernel.service_app import create_service_app
+from maximus_kernel.team_keys import ADMIN_NAME, NAME_PATTERN, OTHER_NAME
 from tracker.audit import AuditLog
 from tracker.consumer import Consumer
 from tracker.metrics import DurableTotalsCollector, TrackerMetrics
 from tracker.settings import Settings, load_settings
-from tracker.stats import build_stats
+from tracker.stats import UnknownPerson, build_stats, build_user_stats
 from tracker.tiers import load_tier_map
 
 STATS_UNAVAILABLE = "durable totals unavailable (Redis unreachable)"
@@ -76,9 +77,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/stats")
-    async def stats() -> dict[str, Any]:
+    async def stats(user: str | None = Query(None, max_length=64)) -> dict[str, Any]:
+        """The team's figures; with `user`, one person's (this route needs the tracker's own key: the admin's)."""
+        if user is not None and not (NAME_PATTERN.match(user) or user in (ADMIN_NAME, OTHER_NAME)):
+            raise OpenAIError(400, "user: a key name (lowercase letters, digits, '.', '_', '-')", param="user")
         try:
-            return await build_stats(client, settings)
+            return await (build_stats(client, settings) if user is None else build_user_stats(client, settings, user))
+        except UnknownPerson:
+            message = f"no figures for {user!r}: `maximus keys list` shows the names"
+            raise OpenAIError(404, message, param="user") from None
         except (redis.RedisError, OSError) as exc:
             raise OpenAIError(503, STATS_UNAVAILABLE, headers={"Retry-After": "5"}) from exc
 

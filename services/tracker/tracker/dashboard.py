@@ -20,10 +20,11 @@ class DashboardError(RuntimeError):
     """The tracker could not be read."""
 
 
-def fetch_stats(url: str, api_key: str | None, timeout: float = 5.0) -> dict[str, Any]:
+def fetch_stats(url: str, api_key: str | None, timeout: float = 5.0, user: str | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    params = {"user": user} if user else None
     try:
-        response = httpx.get(f"{url.rstrip('/')}/stats", headers=headers, timeout=timeout)
+        response = httpx.get(f"{url.rstrip('/')}/stats", headers=headers, params=params, timeout=timeout)
     except httpx.HTTPError as exc:
         raise DashboardError(f"cannot reach the tracker at {url} ({type(exc).__name__})") from exc
     if response.status_code != 200:
@@ -103,21 +104,58 @@ def summary(stats: dict[str, Any]) -> Group:
     return Group(lines, bar)
 
 
+def people_table(stats: dict[str, Any]) -> Table:
+    table = Table(title="People (per key name)", expand=True)
+    for column in ("person", "answered", "failed", "sovereign", "tokens in", "tokens out", "cost USD", "this month"):
+        table.add_column(column, justify="left" if column == "person" else "right")
+    for name, row in sorted((stats.get("people") or {}).items()):
+        table.add_row(
+            name,
+            str(row["requests"]),
+            str(row["failures"]),
+            _percent(row["sovereignty_ratio"]),
+            f"{row['tokens']['input']:,}",
+            f"{row['tokens']['output']:,}",
+            f"{row['cost_usd']:.4f}",
+            f"{row['month_spent_usd']:.4f}",
+        )
+    return table
+
+
+def person_summary(stats: dict[str, Any]) -> Text:
+    ratio, budget = stats["sovereignty_ratio"], stats["budget"]
+    lines = Text()
+    lines.append(f"{stats['user']}  answered {stats['requests']}  failed {stats['failures']}   sovereign all time ")
+    lines.append(_percent(ratio["all_time"]), style=_ratio_style(ratio["all_time"], ratio.get("target", 0.9)))
+    lines.append(f"   this month {_percent(ratio['month'])}\n")
+    limit = "the team's budget only" if budget["limit_usd"] is None else f"${budget['limit_usd']:.2f}"
+    lines.append(f"Budget {budget['month']}  ${budget['spent_usd']:.4f} of {limit}  ({_percent(budget['used'])})")
+    if not stats.get("has_key"):
+        lines.append("   (no key now: revoked, or the master key)")
+    return lines
+
+
 def render(stats: dict[str, Any], url: str) -> Panel:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    return Panel(Group(summary(stats), tier_table(stats)), title="Maximus: Sovereignty", subtitle=f"{url}  {stamp}")
+    if "user" in stats:
+        body = Group(person_summary(stats), tier_table(stats))
+        return Panel(body, title=f"Maximus: {stats['user']}", subtitle=f"{url}  {stamp}")
+    body = Group(summary(stats), tier_table(stats), people_table(stats))
+    return Panel(body, title="Maximus: Sovereignty", subtitle=f"{url}  {stamp}")
 
 
-def run(url: str, api_key: str | None, once: bool, interval: float, console: Console | None = None) -> None:
-    """Print one frame (`once`) or refresh every `interval` seconds until interrupted."""
+def run(
+    url: str, api_key: str | None, once: bool, interval: float, console: Console | None = None, user: str | None = None
+) -> None:
+    """Print one frame (`once`) or refresh every `interval` seconds until interrupted; `user`: one person's."""
     console = console or Console()
     if once:
-        console.print(render(fetch_stats(url, api_key), url))
+        console.print(render(fetch_stats(url, api_key, user=user), url))
         return
     with Live(console=console, refresh_per_second=4, screen=False) as live:
         while True:
             try:
-                live.update(render(fetch_stats(url, api_key), url))
+                live.update(render(fetch_stats(url, api_key, user=user), url))
             except DashboardError as exc:
                 live.update(Panel(Text(str(exc), style="red"), title="Maximus: Sovereignty"))
             try:

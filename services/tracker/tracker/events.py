@@ -52,6 +52,7 @@ class AttemptEvent:
     error_type: str | None = None  # exception class only: error messages can quote the prompt
     internal: str | None = None  # a Maximus service's own sub-request (metadata maximus_internal): not a request
     parent_id: str | None = None  # that sub-request's parent (metadata maximus_parent), for the record
+    user: str | None = None  # the team key's name (never the key); None: the master key
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     v: int = SCHEMA_VERSION
 
@@ -114,6 +115,6 @@ def _validate(event: AttemptEvent) -> None:
     score = event.route_score
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):
         raise InvalidEvent("route_score is a number within 0..1 or null")
-    for name in ("internal", "parent_id"):
+    for name in ("internal", "parent_id", "user"):
         if getattr(event, name) is not None and not isinstance(getattr(event, name), str):
             raise InvalidEvent(f"{name} is a string or null")

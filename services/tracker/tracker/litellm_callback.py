@@ -15,6 +15,8 @@ Keys a Maximus service puts in the metadata of its own sub-requests (sent in the
   it as an attempt of its tier, never as a request (the request is the one the service answers);
 - maximus_parent: str, the id of the answer the sub-request is part of (for the record).
 The attempt's tier is the deployment's model_info.sovereign_tier (also in that metadata).
+The person is LiteLLM's user_api_key_user_id (a team key's name, set by maximus.litellm_auth; LiteLLM strips
+user_api_key_* fields a client sends); none for the master key.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ PINNED_META = "maximus_pinned_local"
 SCORE_META = "maximus_route_score"
 INTERNAL_META = "maximus_internal"
 PARENT_META = "maximus_parent"
+USER_META = "user_api_key_user_id"
 TAG_MAX_CHARS = 64
 
 
@@ -150,7 +153,17 @@ def build_attempt_event(kind: str, kwargs: Mapping[str, Any], tier_of: TierLooku
         error_type=(slo.get("error_information") or {}).get("error_class") if kind == FAILURE else None,
         internal=_tag(metadata, INTERNAL_META),
         parent_id=_tag(metadata, PARENT_META),
+        user=_tag(slo.get("metadata") or {}, USER_META) or _tag(metadata, USER_META),
     )
+
+
+def _request_user(request_data: Mapping[str, Any]) -> str | None:
+    """The person from whichever metadata dict the proxy wrote its user_api_key_* fields to for this route."""
+    for key in ("metadata", "litellm_metadata"):
+        metadata = request_data.get(key)
+        if isinstance(metadata, Mapping) and _tag(metadata, USER_META):
+            return _tag(metadata, USER_META)
+    return None
 
 
 def build_request_failed_event(
@@ -185,6 +198,7 @@ def build_request_failed_event(
         error_type=_tag(metadata, ERROR_META) or type(exception).__name__,
         internal=_tag(metadata, INTERNAL_META),
         parent_id=_tag(metadata, PARENT_META),
+        user=_request_user(request_data),
     )
 
 

@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from maximus_kernel.exception_text import describe
+from tracker import people
 from tracker.accounting import Resolved
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
@@ -181,6 +182,34 @@ class DurableTotalsCollector(Collector):
         )
         saved.add_metric([], totals.get("saved_usd", 0.0))
         yield saved
+        yield from people_metrics(totals, month, self.settings.user_labels)
+
+
+def people_metrics(totals: Mapping[str, float], month: Mapping[str, float], cap: int) -> Iterator[Metric]:
+    """Per person, with the `user` label (key names only, at most `cap` of them; the rest under "other")."""
+    rows = people.collect(totals, month)
+    labels = people.labelled(list(rows), cap)
+    requests = CounterMetricFamily(
+        "maximus_user_requests", "Requests per person (key name) by answering tier.", labels=["user", "tier", "outcome"]
+    )
+    tokens = CounterMetricFamily("maximus_user_tokens", "Tokens per person.", labels=["user", "type"])
+    cost = CounterMetricFamily("maximus_user_cost_usd", "Cost of answered requests per person, USD.", labels=["user"])
+    spent = GaugeMetricFamily("maximus_user_budget_spent_usd", "Spend per person this month, USD.", labels=["user"])
+    sums: dict[tuple[str, ...], float] = {}
+    for name, row in rows.items():
+        label = labels[name]
+        for tier, cell in row["tiers"].items():
+            for outcome, figure in (("success", "requests"), ("failure", "failures")):
+                key = ("req", label, tier, outcome)
+                sums[key] = sums.get(key, 0.0) + cell[figure]
+            for kind in TOKEN_TYPES:
+                sums[("tok", label, kind)] = sums.get(("tok", label, kind), 0.0) + cell[f"{kind}_tokens"]
+            sums[("cost", label)] = sums.get(("cost", label), 0.0) + cell["cost_usd"]
+        sums[("spent", label)] = sums.get(("spent", label), 0.0) + row["month"]["cost_usd"]
+    families = {"req": requests, "tok": tokens, "cost": cost, "spent": spent}
+    for (kind, *values), value in sorted(sums.items()):
+        families[kind].add_metric(values, value)
+    yield from families.values()
 
 
 def _gauge(name: str, documentation: str, value: Any) -> GaugeMetricFamily:

@@ -44,6 +44,7 @@ class Settings:
     privacy_kinds: tuple[str, ...] = ("secret", "other")
     sovereignty_target: float = 0.9  # read from the router's routing.yaml: one figure for both services
     sovereignty_window: int = 500  # routing.yaml sovereignty_online.window: recent answers kept for the live share
+    user_labels: int = 50  # people with their own Prometheus `user` label; the rest are "other"
 
 
 def _price(raw: Any) -> Price:
@@ -115,4 +116,5 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         privacy_kinds=_vocabulary(raw.get("privacy_kinds"), defaults.privacy_kinds),
         sovereignty_target=target,
         sovereignty_window=window,
+        user_labels=max(0, int((raw.get("users") or {}).get("max_labels", defaults.user_labels))),
     )

@@ -1,4 +1,5 @@
-"""GET /stats: the durable figures as JSON (the terminal dashboard reads this)."""
+"""GET /stats: the durable figures as JSON (the terminal dashboard reads this); GET /stats?user=NAME: one
+person's (tracker.people)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from maximus_kernel.team_keys import KEYS_KEY, NAMES_KEY, KeyRecord
+from tracker import people
 from tracker.metrics import sovereignty_ratio
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
@@ -104,4 +107,46 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
         "fallbacks": _labelled(totals, "fb"),
         "route_decisions": _labelled(totals, "route"),
         "privacy_pins": _labelled(totals, "pin"),
+        "people": {name: _person_row(row) for name, row in sorted(people.collect(totals, month).items())},
     }
+
+
+def _person_row(row: dict[str, Any]) -> dict[str, Any]:
+    figures = people.summary(row)
+    return {
+        "requests": figures["requests"],
+        "failures": figures["failures"],
+        "tokens": figures["tokens"],
+        "cost_usd": figures["cost_usd"],
+        "sovereignty_ratio": figures["sovereignty_ratio"]["all_time"],
+        "month_spent_usd": figures["month"]["spent_usd"],
+    }
+
+
+class UnknownPerson(LookupError):
+    """Nobody of that name was counted, nor has a key."""
+
+
+async def build_user_stats(client: aioredis.Redis, settings: Settings, user: str, now: float | None = None) -> dict:
+    """One person's figures with their key's monthly budget (None: only the team's applies)."""
+    now = time.time() if now is None else now
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(TOTALS_KEY)
+    pipe.hgetall(month_key(now))
+    pipe.hget(NAMES_KEY, user)
+    totals, month, key_id = await pipe.execute()
+    row = people.collect(decode_hash(totals), decode_hash(month)).get(user)
+    raw = await client.hget(KEYS_KEY, key_id) if key_id is not None else None
+    if row is None and raw is None:
+        raise UnknownPerson(user)
+    figures = people.summary(row or people.empty_row())
+    limit = KeyRecord.from_json(raw).budget_usd if raw is not None else None
+    spent = figures["month"]["spent_usd"]
+    figures["budget"] = {
+        "month": month_key(now).rsplit(":", 1)[1],
+        "spent_usd": spent,
+        "limit_usd": limit,
+        "used": _ratio(spent, limit) if limit else None,
+    }
+    figures["sovereignty_ratio"]["target"] = settings.sovereignty_target
+    return {"user": user, "has_key": raw is not None, **figures}
