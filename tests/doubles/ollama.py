@@ -1,16 +1,24 @@
 """A test double of Ollama's HTTP API, for machines without Ollama and a model.
 
-It speaks the protocol as Ollama documents it (docs/api.md): /api/version, /api/tags, /api/show,
-/api/chat (NDJSON stream by default, one object with stream false), /api/embed, and Ollama's error bodies
-({"error": "..."} with 400 or 404). The answer is made from the request (the double has no model), and every
-request is recorded so that tests can tell which backend saw what: GET /_double/requests.
+It follows Ollama 0.12.6 (docs/api.md at tag v0.12.6, and the server's error texts in server/routes.go and
+server/images.go of that tag); docs/reference/ollama.md lists each behaviour, its section and what is not modelled.
+Routes: /api/version, /api/tags, /api/show (with `capabilities` per model), /api/chat (NDJSON stream by default,
+one object with stream false; `tools`, `format`, `think`), /api/embed and the legacy /api/embeddings, with Ollama's
+error bodies ({"error": "..."} with 400 or 404). The answer is made from the request (tests/doubles/ollama_content.py:
+the double has no model), and every request is recorded so that tests can tell which backend saw what:
+GET /_double/requests.
+
+Capabilities refuse as Ollama does: `tools` to a model without `tools` is a 400 "registry.ollama.ai/library/<model>
+does not support tools", chat to an embedding-only model a 400 '"<model>" does not support chat', `think: true` to a
+model without `thinking` a 400 '"<model>" does not support thinking'. PUT /_double/models {"models": [...],
+"capabilities": {"family": [...]}} changes the pulled models (an `ollama pull` or `ollama rm` while running).
 
 A stalled Ollama (a model that hangs, a GPU that wedged) is set with PUT /_double/stall {"mode": ...}:
 "never" accepts /api/chat and never answers; "headers" answers 200 with its headers and then sends nothing;
 "midstream" streams the first `chunks` NDJSON chunks of the answer (PUT {"mode": "midstream", "chunks": N},
 default 2) and then goes silent; "off" answers again. The stalled modes hold the request until the client gives up.
 
-Run: python -m tests.doubles.ollama --port 11434 --models gemma3,llama3.1
+Run: python -m tests.doubles.ollama --port 11434 --models gemma3,llama3.1,embeddinggemma
 """
 
 from __future__ import annotations
@@ -27,32 +35,19 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from tests.doubles import ollama_content as content
+from tests.doubles.ollama_content import tag as _tag
+
 OLLAMA_VERSION = "0.12.6"
+DEFAULT_MODELS = "gemma3,llama3.1,embeddinggemma"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _tag(name: str) -> str:
-    return name if ":" in name else f"{name}:latest"
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def _text_of(message: dict[str, Any]) -> str:
-    content = message.get("content") or ""
-    return content if isinstance(content, str) else json.dumps(content)
-
-
-# What `ollama show` reports for the default models: gemma3 takes images but no tools, llama3.1 the reverse.
-CAPABILITIES = {"gemma3": ["completion", "vision"], "llama3.1": ["completion", "tools"]}
-
-
-def capabilities(name: str) -> list[str]:
-    return CAPABILITIES.get(_tag(name).split(":")[0], ["completion"])
 
 
 STALL_OFF, STALL_NEVER, STALL_HEADERS, STALL_MIDSTREAM = "off", "never", "headers", "midstream"
@@ -85,10 +80,6 @@ async def _stall_after(chunks: AsyncIterator[bytes], count: int, request: Reques
     await _hang(request)
 
 
-def _count_tokens(text: str) -> int:
-    return max(1, len(text.split()))
-
-
 class OllamaDouble:
     def __init__(self, models: list[str], delay_per_chunk: float = 0.0) -> None:
         self.models = [_tag(m) for m in models]
@@ -96,9 +87,13 @@ class OllamaDouble:
         self.requests: list[dict[str, Any]] = []
         self.stall = STALL_OFF
         self.stall_after = MIDSTREAM_CHUNKS
+        self.capability_overrides: dict[str, tuple[str, ...]] = {}
+
+    def capabilities(self, name: str) -> list[str]:
+        return content.capabilities(name, self.capability_overrides)
 
     def model_entry(self, name: str) -> dict[str, Any]:
-        family = name.split(":")[0]
+        family = content.family(name)
         return {
             "name": name,
             "model": name,
@@ -116,8 +111,22 @@ class OllamaDouble:
         }
 
     def answer_for(self, model: str, messages: list[dict[str, Any]]) -> str:
-        last_user = next((_text_of(m) for m in reversed(messages) if m.get("role") == "user"), "")
-        return f"Local answer from {model.split(':')[0]}: I read {len(last_user.split())} words."
+        return content.answer_text(model, messages)
+
+    def show(self, name: str) -> dict[str, Any]:
+        family = content.family(name)
+        info: dict[str, Any] = {"general.architecture": family, f"{family}.context_length": 8192}
+        if "embedding" in self.capabilities(name):
+            info[f"{family}.embedding_length"] = content.EMBEDDING_LENGTH.get(family, content.DEFAULT_EMBEDDING_LENGTH)
+        return {
+            "modelfile": f"FROM {name}",
+            "parameters": 'stop "<end_of_turn>"',
+            "template": "{{ .Prompt }}",
+            "details": self.model_entry(_tag(name))["details"],
+            "model_info": info,
+            "capabilities": self.capabilities(name),
+            "modified_at": _now(),
+        }
 
     def create_app(self) -> FastAPI:
         app = FastAPI()
@@ -152,16 +161,7 @@ class OllamaDouble:
                 return _error(400, "model is required")
             if _tag(name) not in self.models:
                 return _error(404, f"model '{name}' not found")
-            family = _tag(name).split(":")[0]
-            return {
-                "modelfile": f"FROM {name}",
-                "parameters": 'stop "<end_of_turn>"',
-                "template": "{{ .Prompt }}",
-                "details": self.model_entry(_tag(name))["details"],
-                "model_info": {"general.architecture": family, f"{family}.context_length": 8192},
-                "capabilities": capabilities(name),
-                "modified_at": _now(),
-            }
+            return self.show(name)
 
         @app.post("/api/chat")
         async def chat(request: Request) -> Any:
@@ -181,12 +181,21 @@ class OllamaDouble:
             body, problem = await self._json(request)
             if problem:
                 return problem
-            if _tag(body.get("model", "")) not in self.models:
-                return _error(404, f'model "{body.get("model")}" not found, try pulling it first')
-            inputs = body.get("input", [])
-            inputs = [inputs] if isinstance(inputs, str) else inputs
-            vectors = [[(b - 128) / 128 for b in hashlib.sha256(t.encode()).digest()[:8]] for t in inputs]
-            return {"model": body["model"], "embeddings": vectors, "prompt_eval_count": len(inputs)}
+            return self._embed(body)
+
+        @app.post("/api/embeddings")
+        async def embeddings(request: Request) -> Any:
+            """The legacy route (superseded by /api/embed): one `prompt`, one `embedding`."""
+            body, problem = await self._json(request)
+            if problem:
+                return problem
+            name = body.get("model") or ""
+            if _tag(name) not in self.models:
+                return _error(404, f"model '{name}' not found")
+            prompt = body.get("prompt")
+            if not isinstance(prompt, str):
+                return _error(400, "invalid input type")
+            return {"embedding": content.embedding(name, prompt) if prompt else []}
 
         @app.get("/_double/requests")
         async def recorded() -> list[dict[str, Any]]:
@@ -202,6 +211,17 @@ class OllamaDouble:
                 return _error(400, "chunks must be a whole number, 0 or more")
             self.stall, self.stall_after = mode, chunks
             return {"stall": mode, "chunks": chunks}
+
+        @app.put("/_double/models")
+        async def set_models(request: Request) -> Any:
+            """What `ollama pull` / `ollama rm` change: the served models, and optionally a family's capabilities."""
+            body = await request.json()
+            models, caps = body.get("models", [m.split(":")[0] for m in self.models]), body.get("capabilities", {})
+            if not isinstance(models, list) or not isinstance(caps, dict):
+                return _error(400, "models must be a list and capabilities an object")
+            self.models = [_tag(str(m)) for m in models]
+            self.capability_overrides.update({str(k): tuple(v) for k, v in caps.items()})
+            return {"models": self.models}
 
         @app.delete("/_double/requests")
         async def clear() -> dict[str, bool]:
@@ -222,6 +242,39 @@ class OllamaDouble:
             return {}, _error(400, "json: cannot unmarshal into Go value of type api.ChatRequest")
         return body, None
 
+    def _embed(self, body: dict[str, Any]) -> Any:
+        """/api/embed: `input` a string or a list of strings; any pulled model embeds (Ollama 0.12.6 checks no
+        capability here), `embeddings` one unit vector per input."""
+        name = body.get("model") or ""
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs] if inputs else []
+        elif inputs is None:
+            inputs = []
+        elif not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
+            return _error(400, "invalid input type")
+        if _tag(name) not in self.models:
+            return _error(404, f"model '{name}' not found")
+        vectors = [content.embedding(name, text) for text in inputs]
+        answer: dict[str, Any] = {"model": name, "embeddings": vectors}
+        if inputs:
+            tokens = sum(content.count_tokens(t) for t in inputs)
+            answer.update(total_duration=1_000_000, load_duration=100_000, prompt_eval_count=tokens)
+        return answer
+
+    def _refusal(self, body: dict[str, Any]) -> JSONResponse | None:
+        """Ollama's checks before it schedules a model (server/routes.go ChatHandler, v0.12.6)."""
+        name = body["model"]
+        caps = self.capabilities(name)
+        think = body.get("think")
+        if "thinking" not in caps and think not in (None, False):
+            return _error(400, f"{json.dumps(name)} does not support thinking")
+        if "completion" not in caps:
+            return _error(400, f"{json.dumps(name)} does not support chat")
+        if body.get("tools") and "tools" not in caps:
+            return _error(400, f"registry.ollama.ai/library/{_tag(name)} does not support tools")
+        return None
+
     async def _chat(self, body: dict[str, Any], stall_after: int | None = None, request: Request | None = None) -> Any:
         """The answer; with `stall_after` (and the `request` to watch), a stream of that many chunks, then silence."""
         name = body.get("model")
@@ -232,10 +285,17 @@ class OllamaDouble:
         messages = body.get("messages") or []
         if not isinstance(messages, list):
             return _error(400, "messages must be a list")
-        if body.get("tools") and "tools" not in capabilities(name):
-            return _error(400, f"registry.ollama.ai/library/{_tag(name)} does not support tools")
-        answer = self.answer_for(name, messages)
-        prompt_tokens = sum(_count_tokens(_text_of(m)) for m in messages)
+        refused = self._refusal(body)
+        if refused is not None:
+            return refused
+        # A thinking model thinks unless told not to (v0.12.6 sets think=true when the request leaves it out).
+        thinks = "thinking" in self.capabilities(name) and body.get("think") not in (False,)
+        thinking = content.thinking_text(messages) if thinks else ""
+        calls = [content.tool_call(body["tools"])] if content.calls_tool(body) else []
+        answer = "" if calls else self.answer_for(name, messages)
+        if answer and body.get("format") not in (None, ""):
+            answer = content.formatted(body["format"], answer)
+        prompt_tokens = sum(content.count_tokens(content.text_of(m)) for m in messages)
         final = {
             "model": name,
             "created_at": _now(),
@@ -246,38 +306,59 @@ class OllamaDouble:
             "load_duration": 100_000,
             "prompt_eval_count": prompt_tokens,
             "prompt_eval_duration": 200_000,
-            "eval_count": _count_tokens(answer),
+            "eval_count": content.count_tokens(answer + thinking) + 10 * len(calls),
             "eval_duration": 700_000,
         }
         if body.get("stream") is False:
-            final["message"]["content"] = answer
+            final["message"].update(_message(answer, thinking, calls))
             return final
-        chunks = self._stream(name, answer, final)
+        chunks = self._stream(name, answer, thinking, calls, final)
         if stall_after is not None and request is not None:
             chunks = _stall_after(chunks, stall_after, request)
         return StreamingResponse(chunks, media_type="application/x-ndjson")
 
-    async def _stream(self, name: str, answer: str, final: dict[str, Any]) -> AsyncIterator[bytes]:
-        words = answer.split(" ")
-        for index, word in enumerate(words):
-            piece = word if index == 0 else f" {word}"
-            chunk = {
-                "model": name,
-                "created_at": _now(),
-                "message": {"role": "assistant", "content": piece},
-                "done": False,
-            }
-            yield (json.dumps(chunk) + "\n").encode()
+    async def _stream(
+        self, name: str, answer: str, thinking: str, calls: list[dict[str, Any]], final: dict[str, Any]
+    ) -> AsyncIterator[bytes]:
+        """Thinking chunks first, then content chunks word by word, a tool call in one chunk of its own, then the
+        final object with the counts (docs/api.md: "Chat request (Streaming with tools)")."""
+        pieces = [("thinking", p) for p in _words(thinking)] + [("content", p) for p in _words(answer)]
+        for field, piece in pieces:
+            message = {"role": "assistant", "content": piece if field == "content" else ""}
+            if field == "thinking":
+                message["thinking"] = piece
+            yield _line({"model": name, "created_at": _now(), "message": message, "done": False})
             if self.delay_per_chunk:
                 await asyncio.sleep(self.delay_per_chunk)
-        yield (json.dumps(final) + "\n").encode()
+        if calls:
+            message = {"role": "assistant", "content": "", "tool_calls": calls}
+            yield _line({"model": name, "created_at": _now(), "message": message, "done": False})
+        yield _line(final)
+
+
+def _words(text: str) -> list[str]:
+    words = text.split(" ") if text else []
+    return [word if index == 0 else f" {word}" for index, word in enumerate(words)]
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj) + "\n").encode()
+
+
+def _message(answer: str, thinking: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    message: dict[str, Any] = {"content": answer}
+    if thinking:
+        message["thinking"] = thinking
+    if calls:
+        message["tool_calls"] = calls
+    return message
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=11434)
-    parser.add_argument("--models", default="gemma3,llama3.1")
+    parser.add_argument("--models", default=DEFAULT_MODELS)
     parser.add_argument("--delay-per-chunk", type=float, default=0.0)
     args = parser.parse_args()
     double = OllamaDouble(args.models.split(","), args.delay_per_chunk)

@@ -79,7 +79,7 @@ class HttpDouble:
 
 
 @contextlib.contextmanager
-def ollama_double(workdir: Path, models: str = "gemma3,llama3.1") -> Iterator[HttpDouble]:
+def ollama_double(workdir: Path, models: str = "gemma3,llama3.1,embeddinggemma") -> Iterator[HttpDouble]:
     port = free_port()
     cmd = [PYTHON, "-m", "tests.doubles.ollama", "--port", str(port), "--models", models]
     with running(
