@@ -1,16 +1,21 @@
-"""The gateway as users see it: what Maximus adds to plain LiteLLM, and each service's memory under load.
+"""The gateway as users see it: what Maximus adds to bare LiteLLM, and each service's memory under load.
 
-Two proxies of the same pinned LiteLLM, started the same way (`maximus serve litellm`'s environment:
-LITELLM_LOCAL_MODEL_COST_MAP, LITELLM_MODE=PRODUCTION, one worker), both answering `max-auto` from one Ollama
+Proxies of the same pinned LiteLLM, started the same way (`maximus serve litellm`'s environment:
+LITELLM_LOCAL_MODEL_COST_MAP, LITELLM_MODE=PRODUCTION, one worker), all answering `max-auto` from one Ollama
 double:
-- plain: a minimal config (one deployment, the master key), no hook, no callbacks;
-- maximus: the shipped litellm/config.yaml rendered by `maximus serve litellm` (routing hook, tracker callback,
-  Prometheus callback, Redis for shared cooldowns), with the stack's Redis and the tracker running.
-Rounds are interleaved (the arms' order alternates), so machine noise hits both alike. Per arm: sequential
-latency p50/p99 (non-streaming), throughput at concurrency 16, time to the first streamed content chunk.
-Memory: resident set of every service after start, after N and after 2N requests to each gateway.
+- bare: the baseline. One deployment (the local chat model, zero prices), the master key, no callbacks and no
+  other setting: what a user would run without Maximus;
+- shipped deployment (`--shipped-arm`): LiteLLM alone with the shipped max-auto deployment as it is (its
+  model_info, retries and cooldown settings), to tell what the deployment's own settings cost;
+- maximus: the shipped litellm/config.yaml rendered by `maximus serve litellm` (edge, custom auth, routing hook,
+  tracker callback, Prometheus callback, Redis for shared cooldowns), with the stack's Redis and the tracker.
+Rounds are interleaved (the arms' order rotates), so machine noise hits every arm alike. Per arm: sequential
+latency p50/p99 (non-streaming), throughput at concurrency 16, time to the first streamed content chunk; the
+figures are read against bare LiteLLM of the same run (targets: at most 1 ms added at p50, at least 90% of its
+throughput). Memory: resident set of every service after start, after N and after 2N requests to each gateway.
 
-    .venv/bin/python -m bench.gateway [--rounds R] [--sequential N] [--burst N] [--streams N] [--memory-requests N]
+    .venv/bin/python -m bench.gateway [--rounds R] [--sequential N] [--burst N] [--streams N] [--shipped-arm]
+                                      [--memory-requests N]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import httpx
@@ -41,6 +47,8 @@ MASTER_KEY = "sk-bench-" + "gateway"
 BODY = {"model": "max-auto", "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 CONCURRENCY = 16
 OWN_PARTS = ("auth", "routing hook", "response headers", "tracker callback")
+ADDED_P50_TARGET_MS = 1.0
+THROUGHPUT_TARGET = 0.90
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Arm:
     sequential: list[float] = field(default_factory=list)
     first_chunk: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
+    round_p50: list[float] = field(default_factory=list)  # the sequential p50 of each round
     requests: int = 0
     cpu_s: float = 0.0  # the proxy's CPU time over the sequential blocks (background logging included)
 
@@ -60,27 +69,47 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def plain_config(folder: Path, ollama_base: str) -> Path:
-    """The shipped max-auto deployment (same model, address and prices), LiteLLM's own master-key auth, nothing else."""
+def bare_config(folder: Path, ollama_base: str) -> Path:
+    """Bare LiteLLM: max-auto as one deployment of the local chat model with zero prices, the master key, nothing
+    else (no callbacks, no router or LiteLLM settings)."""
+    model = shipped_deployment(ollama_base)["litellm_params"]["model"]
+    deployment = {
+        "model_name": "max-auto",
+        "litellm_params": {"model": model, "api_base": ollama_base},
+        "model_info": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0},
+    }
+    return _write_config(folder / "bare-litellm.yaml", deployment)
+
+
+def shipped_config(folder: Path, ollama_base: str) -> Path:
+    """The shipped max-auto deployment (same model, address, prices and settings), LiteLLM's own master-key auth,
+    nothing else."""
+    return _write_config(folder / "shipped-deployment.yaml", shipped_deployment(ollama_base))
+
+
+def shipped_deployment(ollama_base: str) -> dict[str, Any]:
     rendered = litellm_config.render({"OLLAMA_API_BASE": ollama_base})
     deployment = next(entry for entry in rendered["model_list"] if entry["model_name"] == "max-auto")
     deployment["litellm_params"]["api_base"] = ollama_base
+    return deployment
+
+
+def _write_config(path: Path, deployment: dict[str, Any]) -> Path:
     config = {"model_list": [deployment], "general_settings": {"master_key": "os.environ/MAXIMUS_MASTER_KEY"}}
-    path = folder / "plain-litellm.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 @contextlib.contextmanager
-def plain_litellm(folder: Path, ollama_base: str) -> Iterator[Arm]:
-    """Plain LiteLLM, started with exactly the environment `maximus serve litellm` adds (see maximus/serve.py)."""
+def plain_litellm(folder: Path, name: str, config: Path) -> Iterator[Arm]:
+    """LiteLLM alone, started with exactly the environment `maximus serve litellm` adds (see maximus/serve.py)."""
     port = free_port()
     env = {"MAXIMUS_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
-    cmd = [str(VENV_BIN / "litellm"), "--config", str(plain_config(folder, ollama_base)), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port)]
+    cmd = [str(VENV_BIN / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     health = f"http://127.0.0.1:{port}/health/liveliness"
-    with running(cmd, env=env, log_path=folder / "plain.log", health_url=health, timeout=180, cwd=folder) as proc:
-        yield Arm("plain LiteLLM", f"http://127.0.0.1:{port}", proc.pid)
+    log_path = folder / f"{config.stem}.log"
+    with running(cmd, env=env, log_path=log_path, health_url=health, timeout=180, cwd=folder) as proc:
+        yield Arm(name, f"http://127.0.0.1:{port}", proc.pid)
 
 
 @contextlib.contextmanager
@@ -208,13 +237,15 @@ def report_own_code(costs: dict[str, float], requests: int) -> None:
 
 def interleaved_round(client: httpx.Client, arms: list[Arm], args: argparse.Namespace) -> None:
     """Sequential and streamed requests alternate between the arms one by one, so that a burst of load from
-    elsewhere hits both; the CPU time is each proxy's own over the whole sequential block."""
+    elsewhere hits all of them; the CPU time is each proxy's own over the whole sequential block."""
     used = [cpu_seconds(arm.pid) for arm in arms]
+    marks = [len(arm.sequential) for arm in arms]
     for _ in range(args.sequential):
         for arm in arms:
             sequential(client, arm, 1)
-    for arm, before in zip(arms, used, strict=True):
+    for arm, before, mark in zip(arms, used, marks, strict=True):
         arm.cpu_s += cpu_seconds(arm.pid) - before
+        arm.round_p50.append(statistics.median(arm.sequential[mark:]))
     for arm in arms:
         burst(arm, args.burst)
     for _ in range(args.streams):
@@ -222,22 +253,31 @@ def interleaved_round(client: httpx.Client, arms: list[Arm], args: argparse.Name
             first_chunks(client, arm, 1)
 
 
-def report_latency(plain: Arm, full: Arm) -> None:
-    def row(label: str, a: float, b: float, unit: str = "ms") -> None:
-        print(f"{label:<34} {a:10.2f} {b:10.2f}   added {b - a:+7.2f} {unit}")
+def report_latency(base: Arm, others: list[Arm]) -> None:
+    """Every arm beside bare LiteLLM; `added` is against bare LiteLLM of the same run."""
+    arms = [base, *others]
+    print(f"{'':<36}" + "".join(f"{arm.name:>22}" for arm in arms))
 
-    print(f"{'':<34} {'plain':>10} {'maximus':>10}")
+    def row(label: str, values: list[float], unit: str = "ms") -> None:
+        cells = f"{values[0]:22.2f}" + "".join(f"{v:12.2f} ({v - values[0]:+6.2f})" for v in values[1:])
+        print(f"{label:<36}{cells}   {unit}, (added)")
+
     for name, q in (("p50", 0.5), ("p99", 0.99)):
-        a, b = percentile(plain.sequential, q) * 1000, percentile(full.sequential, q) * 1000
-        row(f"sequential latency {name} (ms)", a, b)
-    a, b = statistics.median(plain.first_chunk) * 1000, statistics.median(full.first_chunk) * 1000
-    row("time to first chunk p50 (ms)", a, b)
-    rate_a, rate_b = statistics.median(plain.rates), statistics.median(full.rates)
-    print(f"{'throughput, concurrency 16 (req/s)':<34} {rate_a:10.1f} {rate_b:10.1f}   ratio {rate_b / rate_a:6.1%}")
-    cpu_a, cpu_b = (arm.cpu_s / max(1, len(arm.sequential)) * 1000 for arm in (plain, full))
-    row("proxy CPU per request (ms)", cpu_a, cpu_b)
-    added50 = (percentile(full.sequential, 0.5) - percentile(plain.sequential, 0.5)) * 1000
-    print(f"Maximus adds {added50:+.2f} ms at p50 and keeps {rate_b / rate_a:.0%} of plain LiteLLM's throughput")
+        row(f"sequential latency {name}", [percentile(arm.sequential, q) * 1000 for arm in arms])
+    row("time to first chunk p50", [statistics.median(arm.first_chunk) * 1000 for arm in arms])
+    row("proxy CPU per request", [arm.cpu_s / max(1, len(arm.sequential)) * 1000 for arm in arms])
+    rates = [statistics.median(arm.rates) for arm in arms]
+    cells = f"{rates[0]:22.1f}" + "".join(f"{r:12.1f} ({r / rates[0]:6.1%})" for r in rates[1:])
+    print(f"{'throughput, concurrency ' + str(CONCURRENCY):<36}{cells}   req/s, (ratio)")
+    full = others[-1]
+    added = (percentile(full.sequential, 0.5) - percentile(base.sequential, 0.5)) * 1000
+    per_round = sorted((f - b) * 1000 for f, b in zip(full.round_p50, base.round_p50, strict=True))
+    ratio = statistics.median(full.rates) / rates[0]
+    print(
+        f"Maximus adds {added:+.2f} ms at p50 against bare LiteLLM (target <= {ADDED_P50_TARGET_MS:g} ms; per round "
+        f"{per_round[0]:+.2f} .. {per_round[-1]:+.2f}, median {statistics.median(per_round):+.2f}) and keeps "
+        f"{ratio:.0%} of its throughput at concurrency {CONCURRENCY} (target >= {THROUGHPUT_TARGET:.0%})"
+    )
 
 
 def main() -> None:
@@ -246,6 +286,7 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=40, help="sequential requests per arm and round")
     parser.add_argument("--burst", type=int, default=160, help="requests per arm and round at concurrency 16")
     parser.add_argument("--streams", type=int, default=15, help="streamed requests per arm and round")
+    parser.add_argument("--shipped-arm", action="store_true", help="also LiteLLM alone with the shipped deployment")
     parser.add_argument("--memory-requests", type=int, default=1000)
     parser.add_argument("--own-requests", type=int, default=2000, help="in-process calls of each Maximus part")
     parser.add_argument("--keep", type=Path, help="run in this folder and keep the services' logs there")
@@ -258,10 +299,11 @@ def main() -> None:
         tracker.start()
         stack.callback(tracker.stop)
         double = stack.enter_context(ollama_double(folder))
-        arms = [
-            stack.enter_context(plain_litellm(folder, double.base_url)),
-            stack.enter_context(maximus_gateway(folder, double.base_url, redis_server.url)),
-        ]
+        arms = [stack.enter_context(plain_litellm(folder, "bare LiteLLM", bare_config(folder, double.base_url)))]
+        if args.shipped_arm:
+            config = shipped_config(folder, double.base_url)
+            arms.append(stack.enter_context(plain_litellm(folder, "shipped deployment", config)))
+        arms.append(stack.enter_context(maximus_gateway(folder, double.base_url, redis_server.url)))
         services = {
             **{arm.name: arm.pid for arm in arms},
             "tracker": tracker.proc.pid if tracker.proc else 0,
@@ -274,13 +316,13 @@ def main() -> None:
             first_chunks(client, arm, 2)
             arm.sequential.clear(), arm.first_chunk.clear()
         for round_no in range(args.rounds):
-            interleaved_round(client, arms if round_no % 2 == 0 else arms[::-1], args)
-        plain, full = arms
+            shift = round_no % len(arms)  # each arm goes first in turn
+            interleaved_round(client, arms[shift:] + arms[:shift], args)
         print(
             f"gateway, max-auto from one Ollama double: {args.rounds} interleaved rounds of {args.sequential} "
             f"sequential, {args.burst} at concurrency {CONCURRENCY} and {args.streams} streamed requests per arm"
         )
-        report_latency(plain, full)
+        report_latency(arms[0], arms[1:])
         report_own_code(own_code(args.own_requests, redis_server.url), args.own_requests)
         counts = [0, min(arm.requests for arm in arms)]
         memory_after(memory, services)  # after the measured rounds (and their warm-up)
