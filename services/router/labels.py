@@ -14,39 +14,23 @@ variables. LabelStore is for synchronous callers (the CLI), AsyncLabelStore for 
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import time
-import zlib
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from router.adapter import hashed_terms
 from router.config import LearningConfig, RoutingConfig, cached_config
 from router.need import NeedModel
-from router.need_features import _clip, features
+from router.need_features import features
 
 VERSION = 1
 SOURCES = frozenset({"feedback", "reask", "judge", "file"})
-# The vector's layout is part of the stored format (VERSION): changing it invalidates every stored label, so it is
-# fixed here rather than in routing.yaml.
-HASH_BITS = 18
-_MASK = (1 << HASH_BITS) - 1
-_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 class InvalidLabel(ValueError):
     """A label that does not follow the format above (the message says which field)."""
-
-
-def hashed_terms(text: str) -> list[int]:
-    """The request's words and word pairs, lower-cased, each hashed (CRC-32: stable across processes and
-    machines, unlike hash()) into one of 2**HASH_BITS buckets; sorted, without repeats. Long prompts are clipped
-    as the need model clips them (its opening and its end), which bounds the decision time."""
-    words = _TOKEN.findall(_clip(text).lower())
-    terms = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-    return sorted({zlib.crc32(term.encode()) & _MASK for term in terms})
 
 
 @lru_cache(maxsize=1)
@@ -56,14 +40,15 @@ def _shipped_need() -> NeedModel | None:
 
 
 def label_vector(text: str, turns: int = 1, need: NeedModel | None = None) -> dict[str, Any]:
-    """The adapter's feature vector of a request: hashed words and word pairs ("h"), the need model's features
+    """The adapter's feature vector of a request: hashed words and word pairs ("h", router.adapter.hashed_terms:
+    its layout is part of the stored format, VERSION), the need model's features
     ("f"), and the shipped need model's gain and score ("gain", "need"; 0 without a model). `need` stands in for
     the shipped model (the benchmark's models fitted without the held-out domains)."""
     model = need if need is not None else _shipped_need()
     values = features(text, turns)
     gain = model.gain_of(values) if model is not None else 0.0
     return {
-        "h": hashed_terms(text),
+        "h": sorted(hashed_terms(text)),
         "f": {name: round(value, 5) for name, value in values.items()},
         "gain": round(gain, 6),
         "need": round(model.probability(gain), 6) if model is not None else 0.0,
