@@ -3,12 +3,12 @@
 A linear correction of the need model's gain, fitted by `maximus route learn` (router.adapter_train, with
 scikit-learn) on the labels of router.labels, exported as JSON and applied here in pure Python:
 
-    adapted gain = gain + intercept + gain_weight * gain + sum(feature weights * need features)
-                   + sum(term weights of the request's hashed words and pairs) / sqrt(number of terms)
+    adapted gain = gain + intercept + ridge weights . tf-idf vector of the request's hashed words and pairs
 
 The adapted score is the need model's own probability map of the adapted gain, so it reads on the same scale;
 the adapter carries the threshold calibrated to sovereignty_target on adapted scores. It lives in the stack's
-Redis (learning.adapter_key): JSON under the key, its id under "<key>:id". The gateway re-reads the id in the
+Redis (learning.adapter_key): JSON under the key, its id under "<key>:id", a summary for the tracker under
+"<key>:meta". The gateway re-reads the id in the
 background (AdapterReader) and fetches the body only when the id changed; `maximus route` reads it once."""
 
 from __future__ import annotations
@@ -48,15 +48,20 @@ def hashed_terms(text: str) -> set[int]:
 @dataclass(frozen=True)
 class Adapter:
     intercept: float
-    gain_weight: float
-    feature_weights: dict[str, float]
-    term_weights: dict[int, float]
+    terms: dict[int, tuple[float, float]]  # bucket -> (idf, ridge weight), for the terms seen in the labels
+    unseen_idf: float  # the idf of a term no label had (it counts in a request's norm, nothing in its sum)
     threshold: float  # the need threshold calibrated to sovereignty_target on adapted scores
     guard: dict[str, Any]  # the verdict and both figures (router.adapter_train.Guard.as_dict)
     labels: int
     created: float
     id: str
-    _terms: frozenset[int] = field(default=frozenset(), repr=False, compare=False)
+    _weighted: dict[int, float] = field(default_factory=dict, repr=False, compare=False)  # idf x weight
+    _squares: dict[int, float] = field(default_factory=dict, repr=False, compare=False)  # idf squared
+
+    def __post_init__(self) -> None:
+        if not self._weighted and self.terms:
+            self._weighted.update({t: idf * w for t, (idf, w) in self.terms.items()})
+            self._squares.update({t: idf * idf for t, (idf, _) in self.terms.items()})
 
     @property
     def accepted(self) -> bool:
@@ -65,46 +70,43 @@ class Adapter:
     def age_s(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.created)
 
-    def delta(self, terms: set[int] | list[int], values: Mapping[str, float], gain: float) -> float:
-        """What the adapter adds to the need model's gain for a request with these terms and need features."""
-        total = self.intercept + self.gain_weight * gain
-        for name, weight in self.feature_weights.items():
-            total += weight * values.get(name, 0.0)
-        if terms:
-            known = self._terms.intersection(terms)
-            if known:
-                total += sum(map(self.term_weights.__getitem__, known)) / math.sqrt(len(terms))
-        return total
+    def delta(self, terms: set[int] | list[int]) -> float:
+        """What the adapter adds to the need model's gain for a request with these hashed terms: the ridge on the
+        request's tf-idf vector (binary terms times idf, L2-normalised over all its terms, unseen ones included:
+        scikit-learn's TfidfTransformer(sublinear_tf=True) on the fitted labels)."""
+        if not terms:
+            return self.intercept
+        known = self._weighted.keys() & terms
+        if not known:
+            return self.intercept
+        norm = sum(map(self._squares.__getitem__, known)) + self.unseen_idf**2 * (len(terms) - len(known))
+        return self.intercept + sum(map(self._weighted.__getitem__, known)) / math.sqrt(norm)
 
     def vector_delta(self, x: Mapping[str, Any]) -> float:
         """The same for a stored label vector (router.labels.label_vector)."""
-        return self.delta(x["h"], x["f"], float(x["gain"]))
+        return self.delta(set(x["h"]))
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Adapter:
         if raw.get("v") != VERSION:
             raise ValueError(f"adapter format {raw.get('v')!r} is not {VERSION}")
-        terms = {int(k): float(v) for k, v in raw["term_weights"].items()}
         return cls(
             intercept=float(raw["intercept"]),
-            gain_weight=float(raw["gain_weight"]),
-            feature_weights={str(k): float(v) for k, v in raw["feature_weights"].items()},
-            term_weights=terms,
+            terms={int(k): (float(v[0]), float(v[1])) for k, v in raw["terms"].items()},
+            unseen_idf=float(raw["unseen_idf"]),
             threshold=float(raw["threshold"]),
             guard=dict(raw["guard"]),
             labels=int(raw["labels"]),
             created=float(raw["created"]),
             id=str(raw["id"]),
-            _terms=frozenset(terms),
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "v": VERSION,
             "intercept": self.intercept,
-            "gain_weight": self.gain_weight,
-            "feature_weights": self.feature_weights,
-            "term_weights": {str(k): v for k, v in sorted(self.term_weights.items())},
+            "terms": {str(k): list(v) for k, v in sorted(self.terms.items())},
+            "unseen_idf": self.unseen_idf,
             "threshold": self.threshold,
             "guard": self.guard,
             "labels": self.labels,
@@ -112,9 +114,25 @@ class Adapter:
             "id": self.id,
         }
 
+    def meta(self) -> dict[str, str]:
+        """The small summary the tracker's /metrics and the dashboard read (counts and figures only)."""
+        return {
+            "id": self.id,
+            "created": str(self.created),
+            "labels": str(self.labels),
+            "verdict": str(self.guard.get("verdict")),
+            "shipped_apgr": str(self.guard.get("shipped_apgr")),
+            "adapted_apgr": str(self.guard.get("adapted_apgr")),
+            "threshold": str(self.threshold),
+        }
+
 
 def id_key(config: LearningConfig) -> str:
     return f"{config.adapter_key}:id"
+
+
+def meta_key(config: LearningConfig) -> str:
+    return f"{config.adapter_key}:meta"
 
 
 def parse(raw: bytes | str | None) -> Adapter | None:
@@ -131,13 +149,15 @@ def save(client: Any, config: LearningConfig, adapter: Adapter) -> None:
     """Store the adapter and its id in one transaction (a reader never sees a new id with an old body)."""
     pipe = client.pipeline(transaction=True)
     pipe.set(config.adapter_key, json.dumps(adapter.as_dict(), separators=(",", ":")))
+    pipe.delete(meta_key(config))
+    pipe.hset(meta_key(config), mapping=adapter.meta())
     pipe.set(id_key(config), adapter.id)
     pipe.execute()
 
 
 def remove(client: Any, config: LearningConfig) -> bool:
     """Delete the stored adapter; True when there was one."""
-    return bool(client.delete(config.adapter_key, id_key(config)))
+    return bool(client.delete(config.adapter_key, id_key(config), meta_key(config)))
 
 
 def load(client: Any, config: LearningConfig) -> Adapter | None:

@@ -122,8 +122,9 @@ class LearningConfig:
     refresh_s: float = 5.0  # the gateway re-reads the adapter's version this often, in the background
     timeout_s: float = 0.5  # Redis socket timeout of that read
     min_labels: int = 40  # fewer labels than this: no adapter is fitted
-    guard_folds: int = 5  # the guard's cross-validation folds (every label scored by an adapter that never saw it)
-    alpha: float = 1.0  # the ridge penalty of the adapter (router.adapter_train)
+    guard_folds: int = 5  # the guard's folds: each held-back fold is ranked by an adapter fitted without it
+    guard_repeats: int = 5  # the folds are drawn this many times (a steadier verdict)
+    alpha: float = 2.0  # the ridge penalty of the adapter (router.adapter_train)
     seed: int = 0
 
 
@@ -304,11 +305,12 @@ def _learning(raw: dict[str, Any]) -> LearningConfig:
         timeout_s=float(raw.get("timeout_s", defaults.timeout_s)),
         min_labels=int(raw.get("min_labels", defaults.min_labels)),
         guard_folds=int(raw.get("guard_folds", defaults.guard_folds)),
+        guard_repeats=int(raw.get("guard_repeats", defaults.guard_repeats)),
         alpha=float(raw.get("alpha", defaults.alpha)),
         seed=int(raw.get("seed", defaults.seed)),
     )
-    if cfg.max_labels < 1 or cfg.refresh_s <= 0 or cfg.guard_folds < 2 or cfg.alpha <= 0:
-        raise ValueError("learning: max_labels >= 1, refresh_s > 0, guard_folds >= 2, alpha > 0")
+    if cfg.max_labels < 1 or cfg.refresh_s <= 0 or cfg.guard_folds < 2 or cfg.guard_repeats < 1 or cfg.alpha <= 0:
+        raise ValueError("learning: max_labels >= 1, refresh_s > 0, guard_folds >= 2, guard_repeats >= 1, alpha > 0")
     return cfg
 
 
