@@ -172,8 +172,8 @@ class RoutingHook(CustomLogger):
         current = policy.adapter
         if (adapter and adapter.id) != (current and current.id):
             policy.adapter = adapter
-            config = policy.config
-            self.sovereignty = ThresholdController(policy.calibrated_threshold, config.sovereignty_target, config.online)
+            target, online = policy.config.sovereignty_target, policy.config.online
+            self.sovereignty = ThresholdController(policy.calibrated_threshold, target, online)
 
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> dict:
         if call_type not in ROUTED_CALL_TYPES or not isinstance(data, dict):
