@@ -13,6 +13,7 @@ background (AdapterReader) and fetches the body only when the id changed; `maxim
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import string
@@ -66,6 +67,11 @@ class Adapter:
     @property
     def accepted(self) -> bool:
         return self.guard.get("verdict") == "accepted"
+
+    def as_accepted(self) -> Adapter:
+        """This adapter as if its guard had accepted it: to score with it whatever the verdict (its own
+        calibration, the benchmark's decision time)."""
+        return dataclasses.replace(self, guard={**self.guard, "verdict": "accepted"}, _weighted={}, _squares={})
 
     def age_s(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.created)

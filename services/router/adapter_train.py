@@ -156,4 +156,4 @@ def calibrated(adapter: Adapter, outcomes: Sequence[Outcome], target: float) -> 
     threshold = threshold_for(outcomes, target)
     if threshold is None:
         raise ValueError("no request to calibrate the adapter's threshold on")
-    return dataclasses.replace(adapter, threshold=round(threshold, 4), _weighted={}, _squares={})
+    return dataclasses.replace(adapter, threshold=round(threshold, 4))

@@ -74,7 +74,7 @@ def calibrate_adapter(policy: RoutingPolicy, fitted: Adapter, labels: list[dict[
     from router.adapter_train import calibrated
 
     scoring = RoutingPolicy(policy.config)
-    scoring.adapter = _accepted(fitted)
+    scoring.adapter = fitted.as_accepted()
     sample = outcomes(scoring, _calibration_bodies())
     if scoring.need is not None:
         for label in labels:
@@ -82,12 +82,6 @@ def calibrate_adapter(policy: RoutingPolicy, fitted: Adapter, labels: list[dict[
             score = scoring.need.probability(float(x["gain"]) + fitted.vector_delta(x))
             sample.append(Outcome(score, True))
     return calibrated(fitted, sample, policy.config.sovereignty_target)
-
-
-def _accepted(fitted: Adapter) -> Adapter:
-    import dataclasses
-
-    return dataclasses.replace(fitted, guard={**fitted.guard, "verdict": "accepted"}, _weighted={}, _squares={})
 
 
 def learn(policy: RoutingPolicy, labels: list[dict[str, Any]]) -> Adapter:
@@ -137,6 +131,7 @@ def run(policy: RoutingPolicy, file: Path | None, reset_only: bool) -> tuple[int
 
     client, url = _client(policy)
     try:
+        client.ping()  # before a fit of seconds that could not be stored
         if reset_only:
             removed = reset(client, policy)
             return 0, json.dumps({"reset": True, "removed": removed})
