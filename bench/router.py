@@ -5,7 +5,8 @@ keyword-substring router; the topic classifier's cloud probability as a need sco
    escalated cases to the right strong tier.
 2. MT-Bench (data/routellm-mtbench): local fraction and retained quality (docs/reference/routing.md) at the
    calibrated threshold and at 80% local, beside RouteLLM's published 95% quality at ~86% local.
-3. APGR on MMLU domains held out from training (router.need_train, GroupKFold by domain; needs scikit-learn).
+3. APGR on MMLU domains held out from training (router.need_train, GroupKFold by domain; needs scikit-learn), and
+   the in-domain adapter's targets on those sets (bench.adapter: 10% of each domain as labels, APGR on the rest).
 4. The local share of a mixed request stream at the default sovereignty target, offline and with the hook's
    online threshold controller.
 5. Decision latency, privacy guard included, on distinct prompts of 20 to 4,000 characters (no cache hits):
@@ -212,7 +213,8 @@ def _apgr(policy: RoutingPolicy, folds: int) -> None:
         print(f"APGR: skipped ({exc.name} is not installed; it comes with the dev extra)")
         return
     mmlu = need_data.mmlu()
-    results = need_train.heldout_domain_apgr(mmlu, need_data.written(), folds)
+    models = need_train.fold_models(mmlu, need_data.written(), folds)
+    results = need_train.heldout_domain_apgr(mmlu, need_data.written(), folds, models)
     mean = sum(results) / len(results)
     print(f"APGR on MMLU domains held out from training ({folds} folds by domain, {len(mmlu)} questions)")
     print(
@@ -232,6 +234,9 @@ def _apgr(policy: RoutingPolicy, folds: int) -> None:
         mean_base = sum(base) / len(base)
         print(f"  topic classifier's cloud probability (the original router's ranking): {mean_base:.3f} ({base_text})")
     print("  random routing: 0.5")
+    from bench import adapter
+
+    adapter.report(mmlu, models, policy.config.learning)
 
 
 def _mixed_stream(policy: RoutingPolicy) -> None:
@@ -255,6 +260,31 @@ def _need_latency(policy: RoutingPolicy, prompts: list[str]) -> dict[str, float]
         policy.need_score(body, text)
         wall.append((time.perf_counter() - w0) * 1000)
     return {"p50": _percentile(wall, 0.5), "p99": _percentile(wall, 0.99)}
+
+
+def _adapter_latency(policy: RoutingPolicy, unguarded: dict[str, float], decisions: int) -> None:
+    """The decision without the privacy guard with an adapter loaded, beside the same figure without one."""
+    try:
+        from bench.adapter import latency_adapter
+        from router import need_data
+
+        fitted = latency_adapter(need_data.mmlu(), policy.config.learning)
+    except ImportError as exc:
+        print(f"  with an adapter: skipped ({exc.name} is not installed; it comes with the dev extra)")
+        return
+    adapted = _without_guard(policy)
+    adapted.adapter = dataclasses.replace(
+        fitted, guard={**fitted.guard, "verdict": "accepted"}, _weighted={}, _squares={}
+    )
+    prompts = _prompts(decisions, seed=41)
+    plain = _latency(_without_guard(policy).decide, prompts)
+    ours = _latency(adapted.decide, _prompts(decisions, seed=43))
+    print(
+        f"  without the privacy guard, adapter loaded ({fitted.labels} labels, {len(fitted.terms)} terms): "
+        f"p50 {ours['p50']:.3f} ms, p99 {ours['p99']:.3f} ms (thread CPU p99 {ours['cpu_p99']:.3f} ms); "
+        f"target p99 <= 1 ms; against no adapter in the same run (p99 {plain['p99']:.3f} ms; earlier "
+        f"{unguarded['p99']:.3f} ms): p99 ratio {ours['p99'] / max(plain['p99'], 1e-9):.2f}x"
+    )
 
 
 def main() -> None:
@@ -285,6 +315,7 @@ def main() -> None:
         f"(thread CPU p99 {unguarded['cpu_p99']:.3f} ms); target p99 <= 1 ms"
     )
     print(f"  need score alone: p50 {need['p50']:.3f} ms, p99 {need['p99']:.3f} ms")
+    _adapter_latency(policy, unguarded, args.decisions)
     print(
         f"  substring: p50 {base['p50']:.3f} ms, p99 {base['p99']:.3f} ms; "
         f"router/substring p99 ratio {ours['p99'] / max(base['p99'], 1e-9):.0f}x"

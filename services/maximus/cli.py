@@ -118,6 +118,23 @@ def calibrate(
     typer.echo(json.dumps(result.as_output() | {"written": not dry_run}))
 
 
+@route_app.command()
+def learn(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help='JSONL: {"request": {...}, "local_ok": bool, "strong_ok": bool} (default: stored labels).'),
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Remove the adapter: the shipped need model decides.")] = False,
+) -> None:
+    """Fit the in-domain adapter on this installation's labels; the running gateway picks it up without a restart."""
+    from router.learn import run
+    from router.policy import default_policy
+
+    code, line = run(default_policy(), file, reset)
+    typer.echo(line if code == 0 else f"maximus route learn: {line}", err=code != 0)
+    raise typer.Exit(code)
+
+
 @app.command()
 def dashboard(
     url: Annotated[str | None, typer.Option(help="Tracker address (default: TRACKER_URL).")] = None,

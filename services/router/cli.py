@@ -1,7 +1,7 @@
 """`maximus route`: request bodies in (one JSON object a line, or development-set case objects), decisions out
 (`{"tier", "model", "reasons", "score"}` a line, same order; score: the need model's estimate, null without
-text). Same policy code and routing.yaml as the live hook; needs no running service (budget and health come
-from Redis when it answers, else they are "unknown"/"up")."""
+text). Same policy code and routing.yaml as the live hook; needs no running service (budget, health and the
+adapter of `maximus route learn` come from Redis when it answers, else they are "unknown"/"up"/none)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from router.adapter import Adapter, load
 from router.budget import SpendReader
 from router.health import RedisTierHealth
 from router.policy import RoutingPolicy, default_policy
@@ -43,11 +44,26 @@ def route_line(policy: RoutingPolicy, line: str, spend: SpendReader, health: Red
     return policy.decide(request, headers=headers, budget=spend.read(), health=health.read()).as_output()
 
 
+def stored_adapter(policy: RoutingPolicy) -> Adapter | None:
+    """The adapter `maximus route learn` stored, read once at start; none while Redis does not answer."""
+    import redis
+
+    from router.labels import redis_url
+
+    timeout = policy.config.learning.timeout_s
+    try:
+        client = redis.Redis.from_url(redis_url(policy.config), socket_timeout=timeout, socket_connect_timeout=timeout)
+        return load(client, policy.config.learning)
+    except (redis.RedisError, OSError):
+        return None
+
+
 def route_stream(stdin: TextIO, stdout: TextIO) -> int:
     """One output line per non-blank input line, whatever the line holds; always exits 0."""
     if isinstance(stdin, io.TextIOWrapper):
         stdin.reconfigure(errors="replace")  # bytes that are not UTF-8 become U+FFFD, not a crash
     policy = default_policy()
+    policy.adapter = stored_adapter(policy)
     spend = SpendReader(policy.config.budget)
     health = RedisTierHealth(policy.config.health, ("power", "creative", "vision"), policy.config.budget.redis_url_envs)
     for line in stdin:

@@ -113,6 +113,23 @@ class OnlineConfig:
 
 
 @dataclass(frozen=True)
+class LearningConfig:
+    """What the router learns from the installation's own traffic (router.labels, router.adapter)."""
+
+    max_labels: int = 5000  # the label list in Redis is trimmed to this many, newest first
+    keep_text: bool = False  # keep each label's request text beside its feature vector (operator opt-in)
+    labels_key: str = "maximus:labels"
+    adapter_key: str = "maximus:adapter"  # the fitted adapter (JSON), read by the gateway and `maximus route`
+    refresh_s: float = 5.0  # the gateway re-reads the adapter's version this often, in the background
+    timeout_s: float = 0.5  # Redis socket timeout of that read
+    min_labels: int = 40  # fewer labels than this: no adapter is fitted
+    guard_folds: int = 5  # the guard's folds: each held-back fold is ranked by an adapter fitted without it
+    guard_repeats: int = 5  # the folds are drawn this many times (a steadier verdict)
+    alpha: float = 2.0  # the ridge penalty of the adapter (router.adapter_train)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class RoutingConfig:
     tiers: dict[str, TierConfig]
     virtual_model: str
@@ -130,6 +147,7 @@ class RoutingConfig:
     online: OnlineConfig = field(default_factory=OnlineConfig)
     source: Path | None = None
     endpoints: dict[str, TierEndpoint] = field(default_factory=dict)
+    learning: LearningConfig = field(default_factory=LearningConfig)
 
     def tier_of_model(self, model: str) -> str | None:
         """The tier an explicit model name belongs to; None for a model outside every tier."""
@@ -278,6 +296,26 @@ def _online(raw: dict[str, Any]) -> OnlineConfig:
     return cfg
 
 
+def _learning(raw: dict[str, Any]) -> LearningConfig:
+    defaults = LearningConfig()
+    cfg = LearningConfig(
+        max_labels=int(raw.get("max_labels", defaults.max_labels)),
+        keep_text=bool(raw.get("keep_text", defaults.keep_text)),
+        labels_key=str(raw.get("labels_key", defaults.labels_key)),
+        adapter_key=str(raw.get("adapter_key", defaults.adapter_key)),
+        refresh_s=float(raw.get("refresh_s", defaults.refresh_s)),
+        timeout_s=float(raw.get("timeout_s", defaults.timeout_s)),
+        min_labels=int(raw.get("min_labels", defaults.min_labels)),
+        guard_folds=int(raw.get("guard_folds", defaults.guard_folds)),
+        guard_repeats=int(raw.get("guard_repeats", defaults.guard_repeats)),
+        alpha=float(raw.get("alpha", defaults.alpha)),
+        seed=int(raw.get("seed", defaults.seed)),
+    )
+    if cfg.max_labels < 1 or cfg.refresh_s <= 0 or cfg.guard_folds < 2 or cfg.guard_repeats < 1 or cfg.alpha <= 0:
+        raise ValueError("learning: max_labels >= 1, refresh_s > 0, guard_folds >= 2, guard_repeats >= 1, alpha > 0")
+    return cfg
+
+
 def _target(raw: dict[str, Any]) -> float:
     target = float(raw.get("sovereignty_target", 0.9))
     if not 0.0 <= target <= 1.0:
@@ -325,6 +363,7 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConf
         online=_online(raw.get("sovereignty_online") or {}),
         source=source,
         endpoints=_endpoints(raw.get("endpoints") or {}),
+        learning=_learning(raw.get("learning") or {}),
     )
     if cfg.health.skip_to not in TIERS:
         raise ValueError(f"health.skip_to must be one of {TIERS}")

@@ -25,6 +25,9 @@ def reason_code(reason: str) -> str:
     if reason.startswith("need: "):
         # the need line of a local decision is the default; an escalation's code comes from its classifier line
         return "" if "escalated" in reason else "default"
+    if reason.startswith("adapter: "):
+        # only a decision the adapter moved counts under its code; "same tier" lines are detail
+        return "adapter" if "moved it" in reason else ""
     if reason.startswith("classifier: "):
         tier = reason.removeprefix("classifier: ").split(" ", 1)[0]
         if tier == "power":

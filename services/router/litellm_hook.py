@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
 from router.health import RedisTierHealth, TierHealth, merge
 from router.people import PersonLimits
@@ -141,6 +142,7 @@ class RoutingHook(CustomLogger):
         self.sovereignty: ThresholdController | None = None
         self._tracker_share: BackgroundRedisRead | None = None
         self._people: PersonLimits | None = None
+        self._adapter: AdapterReader | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -150,9 +152,10 @@ class RoutingHook(CustomLogger):
             self._people = PersonLimits(policy.config.budget)
             config = policy.config
             self.sovereignty = ThresholdController(config.need.threshold, config.sovereignty_target, config.online)
+            url = redis_url_from_env(config.budget.redis_url_envs)
             if config.online.enabled and config.online.follow_tracker:
-                url = redis_url_from_env(config.budget.redis_url_envs)
                 self._tracker_share = tracker_share_reader(config.online, url, config.budget.timeout_s)
+            self._adapter = AdapterReader(config.learning, url)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -165,6 +168,16 @@ class RoutingHook(CustomLogger):
             parts.append(self._litellm_health)
         return merge(parts)
 
+    async def _follow_adapter(self, policy: RoutingPolicy) -> None:
+        """Swap in the adapter `maximus route learn` stored (read in the background); a new one brings its own
+        calibrated threshold, so the online controller restarts from it."""
+        adapter = await self._adapter.latest() if self._adapter is not None else None
+        current = policy.adapter
+        if (adapter and adapter.id) != (current and current.id):
+            policy.adapter = adapter
+            target, online = policy.config.sovereignty_target, policy.config.online
+            self.sovereignty = ThresholdController(policy.calibrated_threshold, target, online)
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> dict:
         if call_type not in ROUTED_CALL_TYPES or not isinstance(data, dict):
             return data
@@ -173,6 +186,7 @@ class RoutingHook(CustomLogger):
         except MalformedRequest as exc:
             raise bad_request(exc) from None
         policy, spend, redis_health = self._state()
+        await self._follow_adapter(policy)
         headers = request_headers(data)
         decide = functools.partial(
             policy.decide,

@@ -38,7 +38,10 @@ class NeedModel:
 
     def gain(self, text: str, turns: int = 1) -> float:
         """The ensemble's estimate of what escalating earns (strong - weak correctness)."""
-        values = features(text, turns)
+        return self.gain_of(features(text, turns))
+
+    def gain_of(self, values: dict[str, float]) -> float:
+        """The same estimate from features already computed (router.need_features.features)."""
         row = [values.get(name, 0.0) for name in self.names]
         total = self.base
         for feature, threshold, left, right, value in self.trees:  # inline: a call per tree doubles the cost
@@ -49,5 +52,9 @@ class NeedModel:
         return total
 
     def score(self, text: str, turns: int = 1) -> float:
-        total = self.scale * self.gain(text, turns) + self.offset
+        return self.probability(self.gain(text, turns))
+
+    def probability(self, gain: float) -> float:
+        """The probability of need for an estimated gain (the fitted logistic map)."""
+        total = self.scale * gain + self.offset
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, total))))

@@ -97,12 +97,26 @@ def domain_folds(mmlu: Sequence[Example], folds: int = 5) -> list[tuple[list[int
     return [(list(train), list(test)) for train, test in split]
 
 
-def heldout_domain_apgr(mmlu: Sequence[Example], written: Sequence[Example], folds: int = 5) -> list[float]:
+def fold_models(
+    mmlu: Sequence[Example], written: Sequence[Example], folds: int = 5
+) -> list[tuple[NeedModel, list[int]]]:
+    """For each domain fold: the exported model fitted without its domains, and the indices of those domains."""
+    return [
+        (NeedModel.from_dict(fit([mmlu[i] for i in train] + list(written))), test)
+        for train, test in domain_folds(mmlu, folds)
+    ]
+
+
+def heldout_domain_apgr(
+    mmlu: Sequence[Example],
+    written: Sequence[Example],
+    folds: int = 5,
+    models: list[tuple[NeedModel, list[int]]] | None = None,
+) -> list[float]:
     """APGR on whole MMLU domains held out from training (GroupKFold by domain), one figure per fold, scored by
-    the exported model exactly as the gateway scores (router.need)."""
+    the exported model exactly as the gateway scores (router.need). `models`: fold_models already fitted."""
     results = []
-    for train, test in domain_folds(mmlu, folds):
-        model = NeedModel.from_dict(fit([mmlu[i] for i in train] + list(written)))
+    for model, test in models or fold_models(mmlu, written, folds):
         held = [mmlu[i] for i in test]
         results.append(apgr([model.score(e.text) for e in held], [e.weak for e in held], [e.strong for e in held]))
     return results

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router import context_fit, vision
+from router.adapter import Adapter, hashed_terms
 from router.budget import BudgetStatus, evaluate
 from router.classifier import TierClassifier, TierScores
 from router.config import TIERS, RoutingConfig, cached_config
@@ -18,10 +19,17 @@ from router.features import words_of
 from router.health import ALL_UP, TierHealth
 from router.keywords import KeywordRules
 from router.need import NeedModel
+from router.need_features import features
 from router.privacy import PrivacyFinding, PrivacyGuard
 from router.request import last_user_text, messages_of
 
 CLOUD_CANDIDATES = ("power", "creative")
+
+
+@dataclass(frozen=True)
+class NeedEstimate:
+    score: float  # what decides: the adapted score with an accepted adapter, else the shipped one
+    shipped: float  # the shipped need model's score
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class RoutingPolicy:
         path = config.classifier.model_file
         self.classifier = TierClassifier.load(path) if path.is_file() else None
         self.need = NeedModel.load(config.need.model_file) if config.need.model_file.is_file() else None
+        # The in-domain adapter (router.adapter), swapped in whole by the hook's background reader; used only when
+        # its guard accepted it.
+        self.adapter: Adapter | None = None
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _model(self, tier: str, reasoning: bool = False) -> str:
@@ -85,11 +96,32 @@ class RoutingPolicy:
         return "local"
 
     def need_score(self, request: dict[str, Any], text: str) -> float | None:
-        """The need model's score of the latest user turn (None without a model or text)."""
+        """The need score of the latest user turn, the adapter's when one is in use (None without a model or text)."""
+        estimate = self.need_estimate(request, text)
+        return None if estimate is None else estimate.score
+
+    def need_estimate(self, request: dict[str, Any], text: str) -> NeedEstimate | None:
+        """The shipped need model's score and, with an accepted adapter, the adapted one."""
         if self.need is None or not text.strip():
             return None
         turns = sum(1 for m in messages_of(request) if m.get("role") == "user")
-        return round(self.need.score(text, max(1, turns)), 4)
+        gain = self.need.gain_of(features(text, max(1, turns)))
+        shipped = round(self.need.probability(gain), 4)
+        adapter = self.active_adapter
+        if adapter is None:
+            return NeedEstimate(shipped, shipped)
+        return NeedEstimate(round(self.need.probability(gain + adapter.delta(hashed_terms(text))), 4), shipped)
+
+    @property
+    def active_adapter(self) -> Adapter | None:
+        adapter = self.adapter
+        return adapter if adapter is not None and adapter.accepted else None
+
+    @property
+    def calibrated_threshold(self) -> float:
+        """need.threshold, or the adapter's own, calibrated to sovereignty_target on adapted scores."""
+        adapter = self.active_adapter
+        return self.config.need.threshold if adapter is None else adapter.threshold
 
     @staticmethod
     def _strong_kind(scores: TierScores | None) -> str:
@@ -218,12 +250,16 @@ class RoutingPolicy:
                 return Decision("power", self._model("power"), reasons, budget_state=budget.state)
             reasons.append(f"power tier {why}: kept local")
             return Decision("local", self._model("local", True), reasons, budget_state=budget.state)
-        score = self.need_score(request, text)
-        if score is None:
+        estimate = self.need_estimate(request, text)
+        if estimate is None:
             reasons.append("default: local")
             return Decision("local", self._model("local"), reasons, budget_state=budget.state)
+        score = estimate.score
         common = {"budget_state": budget.state, "score": score, "scored": True}
-        if not self._escalates(score, threshold, reasons):
+        escalates = self._escalates(score, threshold, reasons)
+        if self.active_adapter is not None:
+            reasons.append(self._adapter_reason(estimate, escalates))
+        if not escalates:
             return Decision("local", self._model("local"), reasons, **common)
         # Only an escalated request needs its kind: most stay local and skip the classifier (~0.3 ms).
         scores, matched = self.classify_with_keywords(text)
@@ -243,8 +279,23 @@ class RoutingPolicy:
             return Decision(skip, self._model(skip, kind == "power"), reasons, **common)
         return Decision(kind, self._model(kind), reasons, **common)
 
+    def _adapter_reason(self, estimate: NeedEstimate, escalates: bool) -> str:
+        """Whether the adapter moved the decision: the shipped score against need.threshold would have gone
+        the other way."""
+        adapter = self.active_adapter
+        assert adapter is not None
+        shipped_escalates = estimate.shipped >= self.config.need.threshold
+        guard = adapter.guard
+        detail = (
+            f"adapter: need score {estimate.shipped:.2f} -> {estimate.score:.2f} ({adapter.labels} labels; held-back "
+            f"labels ranked {guard.get('adapted_apgr')} against the shipped model's {guard.get('shipped_apgr')})"
+        )
+        if shipped_escalates == escalates:
+            return detail + ": same tier as the shipped model"
+        return detail + (": moved it to a strong tier" if escalates else ": moved it local")
+
     def _escalates(self, score: float, threshold: float | None, reasons: list[str]) -> bool:
-        calibrated = self.config.need.threshold
+        calibrated = self.calibrated_threshold
         live = calibrated if threshold is None else threshold
         target = f"sovereignty target {self.config.sovereignty_target:.0%}"
         if score >= live:

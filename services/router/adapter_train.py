@@ -1,0 +1,159 @@
+"""Fits the in-domain adapter (router.adapter) on labels (router.labels) with scikit-learn, and guards it.
+
+The learner: scikit-learn's Ridge on the tf-idf vectors (TfidfTransformer, sublinear) of the labels' hashed words
+and pairs, fitted to the residual of the shipped need model: what a label says escalating earns (strong_ok -
+local_ok) minus what the need model estimated. Words carry what the need model cannot know about domains it never
+saw (which subjects this installation's local model gets wrong) and a few hundred labels suffice; adding the need
+features as inputs made it worse (it refits what 10,000 MMLU rows already fixed; docs/experiments/adapter.md).
+
+The guard: the labels are split guard_repeats times into guard_folds folds; on each held-back fold, an adapter
+fitted on the other folds and the shipped model rank the same labels (APGR, router.need_data.apgr). The adapter
+is used only when its mean is at least the shipped model's. APGR is computed inside each held-back fold, never
+over out-of-fold scores pooled from different fits: pooled leave-out scores of a domain's labels are
+anti-correlated with their own outcomes and would refuse every adapter that learns a domain's difficulty.
+The verdict and both figures go into the adapter. Training needs the `dev` extra."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
+
+from router.adapter import HASH_BITS, Adapter
+from router.config import LearningConfig
+from router.need_data import apgr
+from router.sovereignty import Outcome, threshold_for
+
+# What an unknown outcome counts as: feedback and re-asks say only how the local answer did; the strong tiers
+# answer most questions well, the local one less often (RouteLLM's MMLU: GPT-4 0.81, Mixtral 0.68).
+STRONG_PRIOR = 0.8
+LOCAL_PRIOR = 0.6
+ROUND = 6
+
+
+def outcome(value: bool | None, prior: float) -> float:
+    return prior if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The labels as the learner sees them."""
+
+    terms: sparse.csr_matrix  # binary, one column per hash bucket
+    gain: np.ndarray  # the shipped need model's gain estimate
+    weak: np.ndarray  # local_ok (prior when unknown)
+    strong: np.ndarray  # strong_ok (prior when unknown)
+
+    @property
+    def residual(self) -> np.ndarray:
+        return (self.strong - self.weak) - self.gain
+
+    def __len__(self) -> int:
+        return self.terms.shape[0]
+
+
+def rows(labels: Sequence[Mapping[str, Any]]) -> Rows:
+    buckets = [sorted(set(label["x"]["h"])) for label in labels]
+    indices = np.array([b for row in buckets for b in row], dtype=np.int64)
+    indptr = np.cumsum([0] + [len(row) for row in buckets])
+    terms = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(labels), 1 << HASH_BITS))
+    return Rows(
+        terms,
+        np.array([float(label["x"]["gain"]) for label in labels]),
+        np.array([outcome(label.get("local_ok"), LOCAL_PRIOR) for label in labels]),
+        np.array([outcome(label.get("strong_ok"), STRONG_PRIOR) for label in labels]),
+    )
+
+
+@dataclass(frozen=True)
+class Fitted:
+    tfidf: TfidfTransformer
+    ridge: Ridge
+
+    def predict(self, terms: sparse.csr_matrix) -> np.ndarray:
+        return self.ridge.predict(self.tfidf.transform(terms))
+
+
+def learn(data: Rows, index: np.ndarray, alpha: float) -> Fitted:
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(data.terms[index])
+    return Fitted(tfidf, Ridge(alpha=alpha).fit(tfidf.transform(data.terms[index]), data.residual[index]))
+
+
+@dataclass(frozen=True)
+class Guard:
+    verdict: str  # accepted | refused
+    shipped_apgr: float  # the shipped model's ranking of the held-back labels (mean over the held-back folds)
+    adapted_apgr: float  # the adapter's, each fold ranked by an adapter fitted without it
+    labels: int
+    folds: int
+    repeats: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "shipped_apgr": round(float(self.shipped_apgr), 4),
+            "adapted_apgr": round(float(self.adapted_apgr), 4),
+            "labels": self.labels,
+            "folds": self.folds,
+            "repeats": self.repeats,
+        }
+
+
+def _ranked(scores: np.ndarray, data: Rows, index: np.ndarray) -> float:
+    return apgr(list(scores), list(data.weak[index]), list(data.strong[index]))
+
+
+def guard(data: Rows, config: LearningConfig) -> Guard:
+    """Repeated k-fold: on each held-back fold, the adapter fitted without it against the shipped model."""
+    folds = max(2, min(config.guard_folds, len(data)))
+    shipped, adapted = [], []
+    for repeat in range(config.guard_repeats):
+        split = KFold(folds, shuffle=True, random_state=config.seed + repeat).split(np.arange(len(data)))
+        for train, test in split:
+            fitted = learn(data, train, config.alpha)
+            shipped.append(_ranked(data.gain[test], data, test))
+            adapted.append(_ranked(data.gain[test] + fitted.predict(data.terms[test]), data, test))
+    ours, theirs = float(np.mean(adapted)), float(np.mean(shipped))
+    return Guard("accepted" if ours >= theirs else "refused", theirs, ours, len(data), folds, config.guard_repeats)
+
+
+def export(fitted: Fitted, data: Rows) -> dict[str, Any]:
+    """The fitted tf-idf and ridge as the adapter's term table: (idf, weight) of each term a label had."""
+    seen = np.unique(data.terms.indices)
+    idf, coef = fitted.tfidf.idf_, fitted.ridge.coef_
+    unseen = float(np.log((1 + len(data)) / 1) + 1)  # smooth_idf: a term with document frequency 0
+    return {
+        "intercept": round(float(fitted.ridge.intercept_), ROUND),
+        "terms": {int(t): (round(float(idf[t]), ROUND), round(float(coef[t]), ROUND)) for t in seen},
+        "unseen_idf": round(unseen, ROUND),
+    }
+
+
+def fit(labels: Sequence[Mapping[str, Any]], config: LearningConfig, now: float | None = None) -> Adapter:
+    """The adapter fitted on every label, with the guard's verdict; its threshold is set by `calibrated`."""
+    if len(labels) < config.min_labels:
+        raise ValueError(f"{len(labels)} labels: at least learning.min_labels ({config.min_labels}) are needed")
+    data = rows(labels)
+    verdict = guard(data, config)
+    weights = export(learn(data, np.arange(len(data)), config.alpha), data)
+    digest = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:16]
+    created = round(time.time() if now is None else now, 3)
+    return Adapter(threshold=0.5, guard=verdict.as_dict(), labels=len(labels), created=created, id=digest, **weights)
+
+
+def calibrated(adapter: Adapter, outcomes: Sequence[Outcome], target: float) -> Adapter:
+    """The adapter with the threshold that keeps `target` of these requests local under adapted scores."""
+    threshold = threshold_for(outcomes, target)
+    if threshold is None:
+        raise ValueError("no request to calibrate the adapter's threshold on")
+    return dataclasses.replace(adapter, threshold=round(threshold, 4))
