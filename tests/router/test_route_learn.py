@@ -113,7 +113,7 @@ def test_guard_refuses_an_adapter_that_ranks_held_back_labels_worse(tmp_path, cl
 
 def test_private_lines_are_never_labelled_and_bad_lines_are_counted(tmp_path, client, redis_server):
     secret = "my key is ghp_" + "A1b2" * 9 + " why does this fail?"
-    lines = in_domain_lines() + [_line(secret, False, True), "not json", json.dumps({"request": _body("x")})]
+    lines = [*in_domain_lines(), _line(secret, False, True), "not json", json.dumps({"request": _body("x")})]
     result = _learn(tmp_path, lines, redis_server.url)
     assert result["private_skipped"] == 1 and result["skipped_lines"] == 2
     assert result["labels"] == len(in_domain_lines())
