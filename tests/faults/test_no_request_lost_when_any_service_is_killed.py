@@ -31,7 +31,13 @@ from tests.support import stack
 from tests.support.processes import REPO, free_port
 from tests.support.sockets import listening_ports
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.faults,
+    pytest.mark.timeout(900),
+    # Issue 24 is not built yet: one gateway process, events in its memory. Strict: it must fail until it is.
+    pytest.mark.xfail(reason="issue 24: the gateway restart still loses requests and events", strict=True),
+]
 MAXIMUS = [sys.executable, "-m", "maximus.cli"]
 KILL_ORDER = ("tracker", "redis", "cli-proxy", "litellm", "vision", "prometheus")
 CLIENTS = 4
@@ -164,7 +170,7 @@ def _scrape_after(env: dict[str, str], moment: float) -> float:
 def test_every_request_answered_and_counted_once_while_each_service_is_killed(stack_env: dict[str, str]) -> None:
     env = stack_env
     started = _wait_all_back(env)
-    pass
+    assert sum(_service_of(name) == "litellm" for name in started) >= 2, "the gateway runs several processes"
     run_start = time.time()
     base_url = f"http://127.0.0.1:{env['LITELLM_PORT']}/v1"
     killed: list[str] = []
@@ -181,12 +187,12 @@ def test_every_request_answered_and_counted_once_while_each_service_is_killed(st
     load = asyncio.run(chaos())
     print(f"killed in turn: {killed}")
     assert {_service_of(name) for name in killed} == set(KILL_ORDER)
-    print("FAILED", load.summary())
+    assert load.failed == 0, load.summary()
     assert load.answered > 0
 
     counted = _settled_count(env, load.answered)
     print(f"tracker counted {counted} of {load.answered} answers")
-    print("COUNT", counted, load.answered)
+    assert counted == load.answered
 
     end = _scrape_after(env, time.time())
     window = math.ceil(end - run_start) + 2 * SCRAPE_S  # from before the first answer: the counter starts at 0
