@@ -53,7 +53,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	@set -e; for module in $$(ls bench/*.py 2>/dev/null | grep -v __init__ | sed 's|/|.|; s|\.py$$||'); do \
+	@set -e; for module in $$(ls bench/*.py 2>/dev/null | grep -v '/_' | sed 's|/|.|; s|\.py$$||'); do \
 		echo "== $$module"; $(BIN)/python -m $$module; done
 
 clean: down

@@ -6,7 +6,7 @@ keyword-substring router; the topic classifier's cloud probability as a need sco
 2. MT-Bench (data/routellm-mtbench): local fraction and retained quality (docs/reference/routing.md) at the
    calibrated threshold and at 80% local, beside RouteLLM's published 95% quality at ~86% local.
 3. APGR on MMLU domains held out from training (router.need_train, GroupKFold by domain; needs scikit-learn), and
-   the in-domain adapter's targets on those sets (bench.adapter: 10% of each domain as labels, APGR on the rest).
+   the in-domain adapter's targets on those sets (bench._adapter: 10% of each domain as labels, APGR on the rest).
 4. The local share of a mixed request stream at the default sovereignty target, offline and with the hook's
    online threshold controller.
 5. Decision latency, privacy guard included, on distinct prompts of 20 to 4,000 characters (no cache hits):
@@ -265,7 +265,7 @@ def _need_latency(policy: RoutingPolicy, prompts: list[str]) -> dict[str, float]
 def _adapter_latency(policy: RoutingPolicy, unguarded: dict[str, float], decisions: int) -> None:
     """The decision without the privacy guard with an adapter loaded, beside the same figure without one."""
     try:
-        from bench.adapter import latency_adapter
+        from bench._adapter import latency_adapter
         from router import need_data
 
         fitted = latency_adapter(need_data.mmlu(), policy.config.learning)

@@ -50,5 +50,6 @@ def test_benchmark_runs(module: str) -> None:
 
 
 def test_every_benchmark_module_is_exercised() -> None:
-    modules = {f"bench.{path.stem}" for path in (REPO / "bench").glob("*.py") if path.stem != "__init__"}
+    # bench/_name.py is a part that another benchmark prints (bench._adapter, by bench.router).
+    modules = {f"bench.{path.stem}" for path in (REPO / "bench").glob("*.py") if not path.stem.startswith("_")}
     assert modules == set(SMALL_RUNS)

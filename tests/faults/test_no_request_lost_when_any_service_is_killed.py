@@ -35,8 +35,12 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.faults,
     pytest.mark.timeout(900),
-    # Issue 24 is not built yet: one gateway process, events in its memory. Strict: it must fail until it is.
-    pytest.mark.xfail(reason="issue 24: the gateway restart still loses requests and events", strict=True),
+    # Issue 24 is not built yet (one gateway process, events in its memory), so this reproduction fails: it runs
+    # only when asked, to keep three minutes of a known failure out of every `make test`. Remove the skip with
+    # the restart work, which must make it pass 5 runs out of 5.
+    pytest.mark.skipif(
+        not os.environ.get("MAXIMUS_CHAOS"), reason="issue 24 not built yet: MAXIMUS_CHAOS=1 runs the reproduction"
+    ),
 ]
 MAXIMUS = [sys.executable, "-m", "maximus.cli"]
 KILL_ORDER = ("tracker", "redis", "cli-proxy", "litellm", "vision", "prometheus")
