@@ -234,7 +234,7 @@ def _apgr(policy: RoutingPolicy, folds: int) -> None:
         mean_base = sum(base) / len(base)
         print(f"  topic classifier's cloud probability (the original router's ranking): {mean_base:.3f} ({base_text})")
     print("  random routing: 0.5")
-    from bench import adapter
+    from bench import _adapter as adapter
 
     adapter.report(mmlu, models, policy.config.learning)
 
