@@ -10,7 +10,7 @@ request (label_vector), never the raw text unless routing.yaml learning.keep_tex
 
 Labels live in the stack's Redis, a list (learning.labels_key, "maximus:labels"), newest first, trimmed to
 learning.max_labels. Framework-free: the Redis client is passed in, or built from the budget's Redis URL
-variables. LabelStore is for synchronous callers (the CLI), AsyncLabelStore for the proxy's event loop."""
+variables. LabelStore is for synchronous callers (the CLI); the proxy's label sources will need an asyncio one."""
 
 from __future__ import annotations
 
@@ -182,40 +182,3 @@ class LabelStore:
     def clear(self) -> None:
         self.client.delete(self.config.labels_key)
 
-
-class AsyncLabelStore:
-    """The same store for the proxy's event loop; `client` is a redis.asyncio.Redis."""
-
-    def __init__(self, client: Any, config: LearningConfig | None = None) -> None:
-        self.config = config or cached_config().learning
-        self.client = client
-
-    async def add(self, label: Mapping[str, Any]) -> None:
-        encoded = _encode(label, self.config.keep_text)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.lpush(self.config.labels_key, encoded)
-            pipe.ltrim(self.config.labels_key, 0, self.config.max_labels - 1)
-            await pipe.execute()
-
-    async def add_from_text(
-        self,
-        text: str,
-        turns: int,
-        local_ok: bool | None,
-        strong_ok: bool | None,
-        source: str,
-        request_id: str | None = None,
-    ) -> dict[str, Any]:
-        label = make_label(text, turns, local_ok, strong_ok, source, request_id, self.config.keep_text)
-        await self.add(label)
-        return label
-
-    async def read(self, limit: int | None = None) -> list[dict[str, Any]]:
-        end = (limit or self.config.max_labels) - 1
-        return _decode(await self.client.lrange(self.config.labels_key, 0, end))
-
-    async def count(self) -> int:
-        return int(await self.client.llen(self.config.labels_key))
-
-    async def clear(self) -> None:
-        await self.client.delete(self.config.labels_key)
