@@ -181,4 +181,3 @@ class LabelStore:
 
     def clear(self) -> None:
         self.client.delete(self.config.labels_key)
-
