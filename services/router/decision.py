@@ -44,6 +44,7 @@ def reason_code(reason: str) -> str:
         ("budget", "budget"),
         ("context", "context"),
         ("default", "default"),
+        ("embeddings", "embedding"),
     ):
         if reason.startswith(prefix):
             return code
