@@ -152,3 +152,21 @@ def test_private_action_must_be_known(tmp_path: Path) -> None:
     config.write_text("embeddings: {private_action: shrug}\n")
     with pytest.raises(ValueError, match="private_action"):
         embeddings.load_settings(config)
+
+
+async def test_the_hook_routes_embedding_calls_and_encodes_base64_answers() -> None:
+    from router.litellm_hook import RoutingHook
+
+    hook = RoutingHook()
+    assert "async_post_call_success_hook" in vars(RoutingHook), "the proxy skips inherited hooks"
+    data = {"model": "max-auto", "input": "hello", "encoding_format": "base64", "proxy_server_request": {"headers": {}}}
+    out = await hook.async_pre_call_hook(None, None, data, "aembedding")
+    assert out["model"] == "max-embed" and out["disable_fallbacks"] is True
+    headers = await hook.async_post_call_response_headers_hook(out, None, None)
+    assert headers["x-maximus-tier"] == "local"
+
+    class Answer:
+        data = [{"object": "embedding", "index": 0, "embedding": [0.5, 0.25]}]
+
+    answer = await hook.async_post_call_success_hook(out, None, Answer())
+    assert answer.data[0]["embedding"] == embeddings.as_base64([0.5, 0.25])
