@@ -9,6 +9,8 @@
   for the tracker. A tier that stalls after the first chunks ends the stream with the same clean error as LiteLLM's
   SSE error event (`data: {"error": {...}}`): the streaming iterator hook replaces LiteLLM's exception, whose text
   names its classes, with a TierStreamFailure that the proxy turns into that event.
+- embeddings (call type aembedding): router.embeddings decides, router.litellm_embeddings rewrites the request,
+  encodes a base64 answer and cleans an Ollama error; the headers and the tracker's event are the chat ones.
 - response headers: x-maximus-tier, x-maximus-route-reason and x-maximus-route-score on streaming and
   non-streaming answers.
 - the sovereignty target: the need threshold of each decision comes from router.sovereignty.ThresholdController,
