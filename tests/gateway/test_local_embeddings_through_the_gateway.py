@@ -124,6 +124,15 @@ def test_the_sdk_gets_local_vectors_with_the_headers_and_one_tracker_count(
     assert after["tokens"] == before["tokens"] + sum(len(t.split()) for t in TEXTS)
 
 
+def test_a_token_array_is_embedded_as_its_text(gateway: stack.LiteLLMProxy, ollama_double: stack.HttpDouble) -> None:
+    """One flat token array (cl100k_base ids): LiteLLM's proxy decodes only arrays of arrays; the hook decodes it."""
+    ollama_double.clear()
+    reply = client(gateway).embeddings.create(model="max-embed", input=cl100k_tokens("Hello world"))
+    assert reply.data[0].embedding == pytest.approx(ollama_content.embedding("embeddinggemma", "Hello world"), abs=1e-6)
+    embeds = [r["body"] for r in ollama_double.requests() if r["path"] == "/api/embed"]
+    assert len(embeds) == 1 and "Hello world" in embeds[0]
+
+
 def test_base64_encoding_format_is_openais_float32(gateway: stack.LiteLLMProxy) -> None:
     reply = client(gateway).embeddings.create(model="max-embed", input="one text", encoding_format="base64")
     encoded = reply.data[0].embedding
