@@ -160,7 +160,11 @@ def failure(data: Mapping[str, Any], exc: BaseException, policy: RoutingPolicy) 
     """An Ollama error for a local embedding group as a clean error naming the fix; None for anything else."""
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     group = str(data.get("model") or "")
-    if metadata.get(API_META) != "embeddings" or metadata.get("maximus_tier") != "local":
+    if metadata.get(API_META) != "embeddings":
+        return None
+    if metadata.get("maximus_tier") == "cloud":
+        return _cloud_failure(group, exc)
+    if metadata.get("maximus_tier") != "local":
         return None
     text, model = _ollama_error(exc), _ollama_model(group)
     if text is None or model is None:
@@ -187,4 +191,25 @@ def failure(data: Mapping[str, Any], exc: BaseException, policy: RoutingPolicy) 
         )
     return EmbeddingRefusal(
         502, f"the local embedding model {model} failed at {where}: {text}", "api_error", None, "local_embedding_error"
+    )
+
+
+def _cloud_failure(group: str, exc: BaseException) -> EmbeddingRefusal | None:
+    """A named cloud embedding model that failed: its status and the way out, without the provider's text (it may
+    quote the input). Not retried on the local model: its vectors would not match the client's index."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        return None
+    if status in (401, 403):
+        what, code, answer = "refused the gateway's key (check OPENAI_API_KEY)", "cloud_embedding_auth", 502
+    elif status == 429 or status >= 500:
+        what, code, answer = f"did not answer (status {status})", "cloud_embedding_unavailable", 503
+    else:
+        what, code, answer = f"refused the request (status {status})", "cloud_embedding_refused", 400
+    return EmbeddingRefusal(
+        answer,
+        f"the cloud embedding model {group} {what}; try again, or use max-embed (local)",
+        "service_unavailable_error" if answer == 503 else ("invalid_request_error" if answer == 400 else "api_error"),
+        None,
+        code,
     )

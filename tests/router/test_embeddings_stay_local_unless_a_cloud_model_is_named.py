@@ -170,3 +170,19 @@ async def test_the_hook_routes_embedding_calls_and_encodes_base64_answers() -> N
 
     answer = await hook.async_post_call_success_hook(out, None, Answer())
     assert answer.data[0]["embedding"] == embeddings.as_base64([0.5, 0.25])
+
+
+def test_a_failed_cloud_embedding_is_a_clean_error_without_the_providers_text() -> None:
+    from router import litellm_embeddings
+
+    class ProviderError(Exception):
+        status_code = 503
+
+    data = {"model": "text-embedding-3-small", "metadata": {"maximus_api": "embeddings", "maximus_tier": "cloud"}}
+    error = litellm_embeddings.failure(data, ProviderError("litellm.ServiceUnavailableError: quoted input"), None)
+    assert error is not None and error.status == 503 and "max-embed" in error.message
+    assert "quoted input" not in error.message and "litellm" not in error.message.lower()
+    ProviderError.status_code = 401
+    assert "OPENAI_API_KEY" in litellm_embeddings.failure(data, ProviderError("x"), None).message
+    chat = {"model": "max-genius", "metadata": {"maximus_tier": "power"}}
+    assert litellm_embeddings.failure(chat, ProviderError("x"), None) is None, "chat failures are not ours"
