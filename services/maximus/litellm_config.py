@@ -64,10 +64,15 @@ def _redis_settings(redis_url: str | None) -> dict[str, Any]:
 
 
 def enabled_cloud_groups(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, str]:
-    """Cloud group -> the key variable that enables it, for the groups whose key is set."""
+    """Cloud chat group -> the key variable that enables it, for the groups whose key is set (the emergency fallback;
+    an embedding group answers only clients that name it)."""
     cloud_file = source_dir / "cloud.yaml"
     cloud = yaml.safe_load(cloud_file.read_text()) if cloud_file.exists() else {}
-    return {g["model_name"]: g["requires_env"] for g in cloud.get("groups", []) if env.get(g["requires_env"])}
+    return {
+        g["model_name"]: g["requires_env"]
+        for g in cloud.get("groups", [])
+        if env.get(g["requires_env"]) and not is_embedding_group(g)
+    }
 
 
 def render(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, Any]:
