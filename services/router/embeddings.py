@@ -47,6 +47,7 @@ Decoder = Callable[[list[int]], str]
 class EmbeddingSettings:
     model: str = "max-embed"  # the local embedding group: max-auto embeds here
     private_action: str = REFUSE  # refuse | redirect: private data named to a cloud embedding model
+    also: tuple[str, ...] = ("max-vision",)  # groups that embed without model_info.mode embedding (V-JEPA 2: images)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def load_settings(source: Path | None) -> EmbeddingSettings:
     action = str(section.get("private_action", REFUSE)).lower()
     if action not in (REDIRECT, REFUSE):
         raise ValueError(f"embeddings.private_action must be redirect or refuse, not {action!r}")
-    return EmbeddingSettings(model=str(section.get("model", EmbeddingSettings.model)), private_action=action)
+    also = tuple(str(name) for name in section.get("also", EmbeddingSettings.also) or ())
+    return EmbeddingSettings(str(section.get("model", EmbeddingSettings.model)), action, also)
 
 
 # -- the input ---------------------------------------------------------------------------------------------
@@ -124,7 +126,8 @@ def texts_of(items: Sequence[str | list[int]], decode: Decoder | None) -> list[s
 
 # -- the decision ------------------------------------------------------------------------------------------
 def _bad_model(model: str, groups: Mapping[str, Group], settings: EmbeddingSettings, virtual: str) -> MalformedRequest:
-    embedders = [settings.model, virtual, *sorted(n for n, g in groups.items() if g.embeds and n != settings.model)]
+    named = {n for n, g in groups.items() if g.embeds or n in settings.also} - {settings.model}
+    embedders = [settings.model, virtual, *sorted(named)]
     names = ", ".join(embedders)
     if model in groups:
         what = f"'{model}' is a chat model and does not embed"
@@ -169,7 +172,7 @@ class EmbeddingPolicy:
         if not model or model == self.virtual_model:
             return self._auto(data, headers, budget)
         group = groups.get(model)
-        if group is None or not group.embeds:
+        if group is None or not (group.embeds or model in self.settings.also):
             raise _bad_model(model, groups, self.settings, self.virtual_model)
         reasons = [f"explicit model: {model}"]
         if group.tier in SOVEREIGN_TIERS:

@@ -21,6 +21,7 @@ GROUPS = {
     "max-genius": Group("power", False),
     "max-embed": Group("local", True),
     "text-embedding-3-small": Group("cloud", True),
+    "max-vision": Group("vision", False),
 }
 OK = BudgetStatus("ok", 0.0, 20.0, 0.0)
 EXCEEDED = BudgetStatus("exceeded", 25.0, 20.0, 0.0)
@@ -40,7 +41,7 @@ def decide(body: dict, action: str = "refuse", budget: BudgetStatus = OK, header
 
 def test_the_shipped_routing_config_names_the_local_embedding_group() -> None:
     settings = embeddings.load_settings(default_policy().config.source)
-    assert settings == EmbeddingSettings("max-embed", "refuse")
+    assert settings == EmbeddingSettings("max-embed", "refuse", ("max-vision",))
     assert default_policy().config.tier_of_model("max-embed") == "local"
 
 
@@ -60,6 +61,11 @@ def test_a_tier_header_cannot_send_an_embedding_off_the_machine() -> None:
 def test_the_local_group_named_is_kept() -> None:
     decision = decide({"model": "max-embed", "input": SECRET})
     assert (decision.tier, decision.model, decision.refused) == ("local", "max-embed", False)
+
+
+def test_the_vision_service_embeds_images_as_before() -> None:
+    decision = decide({"model": "max-vision", "input": ["data:image/png;base64,iVBORw0KGgo="]})
+    assert (decision.tier, decision.model) == ("vision", "max-vision")
 
 
 def test_a_named_cloud_embedding_model_is_used_for_an_input_without_private_data() -> None:
@@ -105,7 +111,7 @@ def test_a_model_that_does_not_embed_is_a_400_naming_the_ones_that_do(model: str
         decide({"model": model, "input": "x"})
     assert bad.value.param == "model"
     assert words in bad.value.message
-    assert "max-embed, max-auto, text-embedding-3-small" in bad.value.message
+    assert "max-embed, max-auto, max-vision, text-embedding-3-small" in bad.value.message
 
 
 @pytest.mark.parametrize(
