@@ -36,6 +36,8 @@ ANTHROPIC_TYPES = {
 # What a message from LiteLLM's internals looks like: its name, its exception classes, its docs, its advice.
 _LITELLM_TEXT = re.compile(r"litellm|Exception|Traceback|docs\.|https?://|`/v1/models`|fallback", re.IGNORECASE)
 _INVALID_MODEL = re.compile(r"Invalid model name passed in model=([^\s.]{1,100})")
+# Ollama's capability refusal (routes.go): "registry.ollama.ai/library/gemma3:latest does not support tools"
+_OLLAMA_CANNOT = re.compile(r"(?:[\w.-]+/)*([\w.-]{1,100})(?::[\w.-]+)? does not support (\w{1,20})")
 GENERIC = {
     400: "The request could not be served as sent.",
     404: "Not found.",
@@ -57,9 +59,13 @@ def _clean_message(status: int, raw: bytes) -> str:
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(message, str) or not message.strip():
         return GENERIC.get(status, "The gateway could not answer this request.")
+    message = message[:2000]  # an error message, not a document: bounded before any regex
     invalid = _INVALID_MODEL.search(message)
     if invalid:
         return f"Model '{invalid.group(1)}' is not served here: use max-auto or a model GET /v1/models lists."
+    cannot = _OLLAMA_CANNOT.search(message)
+    if cannot:
+        return f"The local model {cannot.group(1)} does not support {cannot.group(2)}."
     if _LITELLM_TEXT.search(message):
         return GENERIC.get(status, "The gateway could not answer this request.")
     return message
