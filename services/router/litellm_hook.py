@@ -36,7 +36,7 @@ from maximus_kernel import error_scope
 from router import litellm_shapes
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
-from router.capabilities import CapabilityReader
+from router.capabilities import CapabilityReader, LocalModels
 from router.health import RedisTierHealth, TierHealth, merge
 from router.people import PersonLimits
 from router.policy import RoutingPolicy, default_policy
@@ -198,11 +198,12 @@ class RoutingHook(CustomLogger):
         headers = request_headers(data)
         view = view_of(data, call_type)
         local = self._capabilities
+        snapshot = await local.latest(policy.config.shapes.first_read_wait_s) if local is not None else None
         decide = functools.partial(
             policy.decide,
             data,
             view=view,
-            local=await local.latest(policy.config.shapes.first_read_wait_s) if local is not None else None,
+            local=snapshot,
             headers=headers,
             budget=await self._people.budget(user_api_key_dict, await spend.aread()),
             health=self._people.health(user_api_key_dict, await self._health(policy, redis_health)),
@@ -230,11 +231,26 @@ class RoutingHook(CustomLogger):
                 "private_data_not_local",
             )
         data["model"] = decision.model
+        self._capable_fallbacks(data, decision, view, snapshot, policy)
         if decision.pinned_local:
             data["disable_fallbacks"] = True
             for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
                 data.pop(key, None)
         return data
+
+    @staticmethod
+    def _capable_fallbacks(
+        data: dict[str, Any], decision: Any, view: Any, snapshot: LocalModels | None, policy: RoutingPolicy
+    ) -> None:
+        """A non-local decision for a request with tools or images falls back to a local group that serves them."""
+        if snapshot is None or decision.pinned_local or decision.tier in ("local", "vision") or "fallbacks" in data:
+            return
+        groups = tuple(dict.fromkeys(policy.config.tiers["local"].models.values()))
+        capable = snapshot.first_serving(groups, view.needs)
+        if capable is not None and view.needs - {"completion"}:
+            fallbacks = litellm_shapes.capable_fallbacks(decision.model, groups, capable)
+            if fallbacks is not None:
+                data["fallbacks"] = fallbacks
 
     async def async_post_call_failure_hook(
         self,

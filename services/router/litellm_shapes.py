@@ -93,3 +93,24 @@ def echo_model(response: Any, alias: str) -> None:
             response.model = alias
         except (AttributeError, TypeError, ValueError):
             log.debug("could not echo the model name on %s", type(response).__name__)
+
+
+def configured_fallbacks(group: str) -> list[str]:
+    """The proxy's fallback chain of a group (router_settings.fallbacks, cloud groups appended by the renderer)."""
+    try:
+        from litellm.proxy.proxy_server import llm_router
+    except ImportError:
+        return []
+    for item in getattr(llm_router, "fallbacks", None) or ():
+        if isinstance(item, dict) and group in item:
+            return [str(g) for g in item[group] or ()]
+    return []
+
+
+def capable_fallbacks(group: str, local_groups: tuple[str, ...], capable: str) -> list[dict[str, list[str]]] | None:
+    """A request with tools or images sent to a strong tier: its chain with each local group that cannot serve it
+    replaced by one that can (max-genius -> max-buddy becomes max-genius -> max-planner for tools), so that the
+    fallback after a power outage reaches a model that serves it. None when the chain needs no change."""
+    chain = configured_fallbacks(group)
+    changed = list(dict.fromkeys(capable if g in local_groups else g for g in chain))
+    return [{group: changed}] if changed != chain else None

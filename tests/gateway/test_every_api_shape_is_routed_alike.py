@@ -259,3 +259,13 @@ def test_local_tier_down_on_messages_is_an_anthropic_503(workdir: Path) -> None:
         for body in (message("hello there"), message("hello there", stream=True)):
             text = assert_anthropic_error(post(proxy, "/v1/messages", body), 503, "overloaded_error")
             assert text.startswith("local tier unavailable: nothing answers at http://127.0.0.1:")
+
+
+def test_a_tools_request_for_a_strong_tier_falls_back_to_llama31(gateway, ollama_double) -> None:
+    """max-genius (the power tier: a closed port here) falls back locally; with tools, to the model that has them."""
+    ollama_double.clear()
+    response = post(gateway, "/v1/messages", message("what time is it", model="max-genius", tools=[ANTHROPIC_TOOL]))
+    assert response.status_code == 200, response.text
+    assert [block["type"] for block in response.json()["content"]][-1] == "tool_use"
+    assert [c["model"] for c in chats(ollama_double)] == ["llama3.1"], "gemma3 (no tools) was never tried"
+    assert response.headers.get("x-litellm-model-group") == "max-planner"

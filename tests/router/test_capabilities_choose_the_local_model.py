@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
@@ -188,3 +189,20 @@ def test_the_reader_keeps_no_snapshot_while_ollama_is_away() -> None:
     reader = CapabilityReader(stack.closed_port_url(), {"max-buddy": "gemma3"}, 0.05, 0.5)
     asyncio.run(reader.refresh())
     assert reader.snapshot is None
+
+
+async def test_an_escalated_tools_request_falls_back_to_the_model_with_tools(monkeypatch) -> None:
+    """max-genius falls back to max-buddy (routing config), which takes no tools: the request's own chain swaps it
+    for max-planner and keeps the rest (the cloud last resort)."""
+    from litellm.proxy import proxy_server
+
+    chains = [{"max-genius": ["max-buddy", "max-cloud-anthropic"]}, {"max-buddy": ["max-planner"]}]
+    monkeypatch.setattr(proxy_server, "llm_router", SimpleNamespace(fallbacks=chains, model_list=[]), raising=False)
+    hook = RoutingHook()
+    hook._state()
+    hook._capabilities = _FixedReader(SHIPPED)
+    out = await hook.async_pre_call_hook(None, None, fakes.ask(fakes.HARD_PROMPT, tools=[CHAT_TOOL]), "acompletion")
+    assert out["model"] == "max-genius"
+    assert out["fallbacks"] == [{"max-genius": ["max-planner", "max-cloud-anthropic"]}]
+    plain = await hook.async_pre_call_hook(None, None, fakes.ask(fakes.HARD_PROMPT), "acompletion")
+    assert "fallbacks" not in plain, "without tools the configured chain serves"
