@@ -7,7 +7,9 @@ LiteLLM reads anything, every request it must not see:
 - 503 for a team key while the key store cannot be read (fails closed; the master key still works);
 - 413 for a JSON body over the size limit (read no further than the limit);
 - 400 with an OpenAI error naming the field for a body that breaks router.validation's contract (LiteLLM parses
-  bodies before any hook runs: a JSON array is its plain-text 500).
+  bodies before any hook runs: a JSON array is its plain-text 500);
+- on Anthropic's routes: every refusal and every LiteLLM error in Anthropic's shape, without LiteLLM's text, and
+  /v1/messages/count_tokens answered from a local estimate (maximus.anthropic_edge).
 
 Rules live in router.validation, limits and routes in litellm/gateway.yaml. No framework imports: plain ASGI.
 """
