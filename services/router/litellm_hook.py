@@ -217,6 +217,7 @@ class RoutingHook(CustomLogger):
         self.sovereignty.observe(Outcome(decision.score if decision.scored else None, sovereign))
         metadata = litellm_shapes.decision_bucket(data, view.shape)
         metadata.update(decision.metadata())
+        metadata[litellm_shapes.SHAPE_META] = view.shape
         if policy.is_alias(view):
             metadata[litellm_shapes.ALIAS_META] = view.model
         if decision.unservable:
@@ -270,6 +271,8 @@ class RoutingHook(CustomLogger):
         if isinstance(metadata, dict):
             metadata[ERROR_META] = failure.code
         log.warning("request failed: %s", failure.message)
+        if isinstance(original_exception, TierStreamFailure) and litellm_shapes.streams_own_error_event(request_data):
+            return None  # an exception returned here would be re-raised mid-stream: the connection just drops
         error = openai_error(failure)
         return OpenAIHTTPException(failure.status, error["message"], error["type"], None, error["code"])
 

@@ -25,6 +25,7 @@ CLIENT_BUCKET = "metadata"
 # The shapes whose LiteLLM metadata lives in data["litellm_metadata"] (litellm_pre_call_utils LITELLM_METADATA_ROUTES).
 OWN_BUCKET_SHAPES = frozenset({"messages", "responses"})
 ALIAS_META = "maximus_requested_model"  # the client's model name, routed as the virtual model
+SHAPE_META = "maximus_shape"  # the request's API shape (router.request_view)
 
 
 def decision_bucket(data: dict[str, Any], shape: str) -> dict[str, Any]:
@@ -114,3 +115,11 @@ def capable_fallbacks(group: str, local_groups: tuple[str, ...], capable: str) -
     chain = configured_fallbacks(group)
     changed = list(dict.fromkeys(capable if g in local_groups else g for g in chain))
     return [{group: changed}] if changed != chain else None
+
+
+def streams_own_error_event(data: Any) -> bool:
+    """/v1/messages and /v1/responses streams (proxy common_request_processing.async_streaming_data_generator)
+    end with their own error event built from the stream's exception (a TierStreamFailure: our clean message),
+    but re-raise an HTTPException a failure hook returned, after the first chunk: the client's connection drops."""
+    metadata = routed_metadata(data)
+    return metadata is not None and metadata.get(SHAPE_META) in OWN_BUCKET_SHAPES

@@ -269,3 +269,21 @@ def test_a_tools_request_for_a_strong_tier_falls_back_to_llama31(gateway, ollama
     assert [block["type"] for block in response.json()["content"]][-1] == "tool_use"
     assert [c["model"] for c in chats(ollama_double)] == ["llama3.1"], "gemma3 (no tools) was never tried"
     assert response.headers.get("x-litellm-model-group") == "max-planner"
+
+
+def test_a_local_tier_stalled_mid_stream_ends_the_message_stream_with_an_anthropic_error(workdir: Path) -> None:
+    """Claude Code keeps the chunks it got and reads an `error` event (not a dropped connection, not LiteLLM's text)."""
+    with (
+        stack.ollama_double(workdir) as double,
+        stack.litellm_proxy(workdir, {"OLLAMA_API_BASE": double.base_url}, edit=stack.local_timeout(2)) as proxy,
+    ):
+        double.stall("midstream", 2)
+        url = f"{proxy.base_url}/v1/messages"
+        with httpx.stream(
+            "POST", url, json=message("hello there", stream=True), headers=proxy.headers(), timeout=30
+        ) as response:
+            lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+        events = [json.loads(line[6:]) for line in lines]
+        assert events[0]["type"] == "message_start" and any(e["type"] == "content_block_delta" for e in events)
+        assert events[-1]["type"] == "error" and events[-1]["error"]["message"].startswith("local tier unavailable")
+        assert "litellm" not in "\n".join(lines).lower()
