@@ -259,6 +259,13 @@ def test_local_tier_down_on_messages_is_an_anthropic_503(workdir: Path) -> None:
         for body in (message("hello there"), message("hello there", stream=True)):
             text = assert_anthropic_error(post(proxy, "/v1/messages", body), 503, "overloaded_error")
             assert text.startswith("local tier unavailable: nothing answers at http://127.0.0.1:")
+        responses = post(proxy, "/v1/responses", {"model": "gpt-5-codex", "input": "hello there"})
+        assert responses.status_code == 503, responses.text
+        error = responses.json()["error"]
+        assert (
+            error["message"].startswith("local tier unavailable: nothing answers at")
+            and "litellm" not in responses.text.lower()
+        )
 
 
 def test_a_tools_request_for_a_strong_tier_falls_back_to_llama31(gateway, ollama_double) -> None:
