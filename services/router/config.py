@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from router.shape_settings import ShapeSettings, parse_shape_settings
+
 TIERS = ("local", "power", "creative", "vision")
 CONFIG_ENV = "MAXIMUS_ROUTING_CONFIG"
 BUDGET_ENV = "MAXIMUS_MONTHLY_BUDGET_USD"
@@ -148,6 +150,7 @@ class RoutingConfig:
     source: Path | None = None
     endpoints: dict[str, TierEndpoint] = field(default_factory=dict)
     learning: LearningConfig = field(default_factory=LearningConfig)
+    shapes: ShapeSettings = field(default_factory=ShapeSettings)  # API shapes, capabilities (router.shape_settings)
 
     def tier_of_model(self, model: str) -> str | None:
         """The tier an explicit model name belongs to; None for a model outside every tier."""
@@ -364,6 +367,7 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConf
         source=source,
         endpoints=_endpoints(raw.get("endpoints") or {}),
         learning=_learning(raw.get("learning") or {}),
+        shapes=parse_shape_settings(raw.get("shapes") or {}),
     )
     if cfg.health.skip_to not in TIERS:
         raise ValueError(f"health.skip_to must be one of {TIERS}")

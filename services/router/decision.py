@@ -43,6 +43,7 @@ def reason_code(reason: str) -> str:
         ("vision", "vision"),
         ("budget", "budget"),
         ("context", "context"),
+        ("capability", "capability"),
         ("default", "default"),
     ):
         if reason.startswith(prefix):
@@ -68,6 +69,7 @@ class Decision:
     scores: dict[str, float] = field(default_factory=dict)
     score: float | None = None  # the need model's score (router.need); None when there is no text to score
     scored: bool = False  # the score and the threshold decided the tier (no forced rule did)
+    unservable: str | None = None  # no local model has the capabilities needed: the 400's message (capability_step)
 
     def as_output(self) -> dict[str, Any]:
         """The `maximus route` line."""

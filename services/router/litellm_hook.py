@@ -32,13 +32,16 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from router import litellm_shapes
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
+from router.capabilities import CapabilityReader
 from router.health import RedisTierHealth, TierHealth, merge
 from router.people import PersonLimits
 from router.policy import RoutingPolicy, default_policy
 from router.redis_reads import BackgroundRedisRead
 from router.request import MalformedRequest, all_texts, check_request
+from router.request_view import view_of
 from router.sovereignty import Outcome, ThresholdController, tracker_share_reader
 from router.tier_errors import TierFailure, describe, last_fallback, openai_error
 
@@ -46,8 +49,10 @@ log = logging.getLogger("maximus.router")
 
 ROUTED_CALL_TYPES = frozenset(
     {"completion", "acompletion", "text_completion", "atext_completion", "responses", "aresponses"}
+    | {"anthropic_messages", "aanthropic_messages"}  # /v1/messages (LiteLLM's route_type: CallTypes)
 )
-CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})  # these need a non-empty `messages` array
+# these need a non-empty `messages` array
+CHAT_CALL_TYPES = frozenset({"completion", "acompletion", "anthropic_messages", "aanthropic_messages"})
 ERROR_META = "maximus_error"  # the clean failure's code, for the tracker's request-failed event
 TIER_HEADER = "x-maximus-tier"
 REASON_HEADER = "x-maximus-route-reason"
@@ -122,9 +127,8 @@ def failed_tier(data: dict[str, Any], exc: BaseException, policy: RoutingPolicy)
     fallback = last_fallback(exc)
     if fallback is not None:
         return policy.config.tier_of_model(fallback[0])
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    model_info = metadata.get("model_info") if isinstance(metadata.get("model_info"), dict) else {}
-    tier = model_info.get("sovereign_tier")
+    infos = [m["model_info"] for m in litellm_shapes.buckets(data) if isinstance(m.get("model_info"), dict)]
+    tier = infos[0].get("sovereign_tier") if infos else None
     if isinstance(tier, str) and tier in policy.config.endpoints:
         return tier
     model = data.get("model")
@@ -143,6 +147,7 @@ class RoutingHook(CustomLogger):
         self._tracker_share: BackgroundRedisRead | None = None
         self._people: PersonLimits | None = None
         self._adapter: AdapterReader | None = None
+        self._capabilities: CapabilityReader | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -156,6 +161,7 @@ class RoutingHook(CustomLogger):
             if config.online.enabled and config.online.follow_tracker:
                 self._tracker_share = tracker_share_reader(config.online, url, config.budget.timeout_s)
             self._adapter = AdapterReader(config.learning, url)
+            self._capabilities = litellm_shapes.capability_reader(policy)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -188,9 +194,13 @@ class RoutingHook(CustomLogger):
         policy, spend, redis_health = self._state()
         await self._follow_adapter(policy)
         headers = request_headers(data)
+        view = view_of(data, call_type)
+        local = self._capabilities
         decide = functools.partial(
             policy.decide,
             data,
+            view=view,
+            local=await local.latest(policy.config.shapes.first_read_wait_s) if local is not None else None,
             headers=headers,
             budget=await self._people.budget(user_api_key_dict, await spend.aread()),
             health=self._people.health(user_api_key_dict, await self._health(policy, redis_health)),
@@ -202,10 +212,12 @@ class RoutingHook(CustomLogger):
         if self._tracker_share is not None:
             self.sovereignty.follow(await self._tracker_share.latest(wait_first_s=0.0))
         self.sovereignty.observe(Outcome(decision.score if decision.scored else None, sovereign))
-        metadata = data.get("metadata")
-        if not isinstance(metadata, dict):
-            metadata = data["metadata"] = {}
+        metadata = litellm_shapes.decision_bucket(data, view.shape)
         metadata.update(decision.metadata())
+        if policy.is_alias(view):
+            metadata[litellm_shapes.ALIAS_META] = view.model
+        if decision.unservable:
+            raise OpenAIHTTPException(400, decision.unservable, "invalid_request_error", "tools", "capability_missing")
         if decision.refused:
             raise OpenAIHTTPException(
                 403,
@@ -236,7 +248,7 @@ class RoutingHook(CustomLogger):
         failure = self._describe(request_data, original_exception, policy)
         if failure is None:
             return None
-        metadata = request_data.setdefault("metadata", {})
+        metadata = litellm_shapes.routed_metadata(request_data) or request_data.setdefault("metadata", {})
         if isinstance(metadata, dict):
             metadata[ERROR_META] = failure.code
         log.warning("request failed: %s", failure.message)
@@ -269,8 +281,8 @@ class RoutingHook(CustomLogger):
         response: Any,
         request_headers: dict[str, str] | None = None,
     ) -> dict[str, str] | None:
-        metadata = data.get("metadata") if isinstance(data, dict) else None
-        if not isinstance(metadata, dict) or "maximus_tier" not in metadata:
+        metadata = litellm_shapes.routed_metadata(data)
+        if metadata is None:
             return None
         reasons = metadata.get("maximus_route_detail") or metadata.get("maximus_route_reasons") or []
         reason = "; ".join(str(r) for r in reasons)

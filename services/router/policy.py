@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router import context_fit, vision
+from router import capability_step, context_fit, vision
 from router.adapter import Adapter, hashed_terms
 from router.budget import BudgetStatus, evaluate
+from router.capabilities import LocalModels
 from router.classifier import TierClassifier, TierScores
 from router.config import TIERS, RoutingConfig, cached_config
 from router.decision import Decision
@@ -21,7 +22,7 @@ from router.keywords import KeywordRules
 from router.need import NeedModel
 from router.need_features import features
 from router.privacy import PrivacyFinding, PrivacyGuard
-from router.request import last_user_text, messages_of
+from router.request_view import RequestView, view_of
 
 CLOUD_CANDIDATES = ("power", "creative")
 
@@ -59,7 +60,8 @@ class RoutingPolicy:
     def _sovereign(self, tier: str | None) -> bool:
         return tier is not None and self.config.tiers[tier].sovereign
 
-    def _explicit(self, request: dict[str, Any], headers: Mapping[str, str], reasons: list[str]) -> Explicit | None:
+    def _explicit(self, view: RequestView, headers: Mapping[str, str], reasons: list[str]) -> Explicit | None:
+        request = view.body
         metadata = request.get("metadata") if isinstance(request.get("metadata"), dict) else {}
         for source, value in (
             ("header", headers.get(self.config.explicit_header)),
@@ -70,10 +72,17 @@ class RoutingPolicy:
                 if tier in TIERS:
                     return Explicit(tier, self._model(tier), source)
                 reasons.append(f"explicit tier '{tier[:20]}' unknown, ignored")
-        model = request.get("model")
-        if isinstance(model, str) and model and model != self.config.virtual_model:
+        model = view.model
+        if model and model != self.config.virtual_model and not self.is_alias(view):
             return Explicit(self.config.tier_of_model(model), model, "model")
         return None
+
+    def is_alias(self, view: RequestView) -> bool:
+        """A client's default model name (routing.yaml shapes.aliases) that names no group: routed as max-auto."""
+        model = view.model
+        return (
+            bool(model) and self.config.tier_of_model(model) is None and self.config.shapes.is_alias(view.shape, model)
+        )
 
     def classify(self, text: str) -> TierScores | None:
         return self.classify_with_keywords(text)[0]
@@ -100,11 +109,12 @@ class RoutingPolicy:
         estimate = self.need_estimate(request, text)
         return None if estimate is None else estimate.score
 
-    def need_estimate(self, request: dict[str, Any], text: str) -> NeedEstimate | None:
-        """The shipped need model's score and, with an accepted adapter, the adapted one."""
+    def need_estimate(self, request: dict[str, Any], text: str, turns: int | None = None) -> NeedEstimate | None:
+        """The shipped need model's score and, with an accepted adapter, the adapted one (`turns`: the user turns,
+        read from the request when not given)."""
         if self.need is None or not text.strip():
             return None
-        turns = sum(1 for m in messages_of(request) if m.get("role") == "user")
+        turns = view_of(request).user_turns if turns is None else turns
         gain = self.need.gain_of(features(text, max(1, turns)))
         shipped = round(self.need.probability(gain), 4)
         adapter = self.active_adapter
@@ -138,16 +148,24 @@ class RoutingPolicy:
         budget: BudgetStatus | None = None,
         health: TierHealth = ALL_UP,
         threshold: float | None = None,
+        view: RequestView | None = None,
+        local: LocalModels | None = None,
     ) -> Decision:
-        """`threshold`: the live one of the hook's controller (router.sovereignty); else need.threshold."""
-        decision = self._decide(request, headers, budget, health, threshold)
+        """`threshold`: the live one of the hook's controller (router.sovereignty); else need.threshold. `view`: the
+        request already parsed (router.request_view), else it is parsed here. `local`: the local models'
+        capabilities (router.capabilities); None: unknown, nothing is filtered on them."""
+        view = view_of(request) if view is None else view
+        budget = budget or evaluate(self.config.budget, None)
+        decision = self._decide(view, headers, budget, health, threshold)
+        decision = capability_step.apply(self, decision, view, local, budget, health)
         if decision.score is None:
-            decision.score = self.need_score(request, last_user_text(request))
+            estimate = self.need_estimate(request, view.prompt, view.user_turns)
+            decision.score = None if estimate is None else estimate.score
         return decision
 
     def _decide(
         self,
-        request: dict[str, Any],
+        view: RequestView,
         headers: Mapping[str, str] | None,
         budget: BudgetStatus | None,
         health: TierHealth,
@@ -156,13 +174,13 @@ class RoutingPolicy:
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         budget = budget or evaluate(self.config.budget, None)
         reasons: list[str] = []
-        explicit = self._explicit(request, headers, reasons)
+        explicit = self._explicit(view, headers, reasons)
         if explicit:
             reasons.append(f"explicit {explicit.source}: {explicit.model}")
-        text = last_user_text(request)
+        text = view.prompt
 
-        privacy = self.guard.scan(request)
-        media = vision.detect(request)
+        privacy = self.guard.scan(view.body)
+        media = vision.detect_view(view)
         if privacy.hit:
             return self._private(text, explicit, privacy, media, budget, reasons)
         if media.hit and explicit and not self._sovereign(explicit.tier) and media.remote:
@@ -184,7 +202,7 @@ class RoutingPolicy:
 
         if media.hit:
             return self._vision(media.kinds, health, budget, reasons)
-        return self._auto(request, text, budget, health, reasons, threshold)
+        return self._auto(view, text, budget, health, reasons, threshold)
 
     def _private(
         self,
@@ -235,14 +253,14 @@ class RoutingPolicy:
 
     def _auto(
         self,
-        request: dict[str, Any],
+        view: RequestView,
         text: str,
         budget: BudgetStatus,
         health: TierHealth,
         reasons: list[str],
         threshold: float | None,
     ) -> Decision:
-        fit = context_fit.check(request, self.config)
+        fit = context_fit.check_view(view, self.config)
         if not fit.fits:
             why = self._unavailable("power", budget, health)
             reasons.append(f"context: ~{fit.estimated_tokens} tokens exceed the local window of {fit.window}")
@@ -250,7 +268,7 @@ class RoutingPolicy:
                 return Decision("power", self._model("power"), reasons, budget_state=budget.state)
             reasons.append(f"power tier {why}: kept local")
             return Decision("local", self._model("local", True), reasons, budget_state=budget.state)
-        estimate = self.need_estimate(request, text)
+        estimate = self.need_estimate(view.body, text, view.user_turns)
         if estimate is None:
             reasons.append("default: local")
             return Decision("local", self._model("local"), reasons, budget_state=budget.state)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.request import media_parts
+from router.request_view import RequestView
 
 
 @dataclass(frozen=True)
@@ -19,5 +20,13 @@ class VisionFinding:
 
 
 def detect(request: dict[str, Any]) -> VisionFinding:
-    parts = media_parts(request)
+    return _finding(media_parts(request))
+
+
+def detect_view(view: RequestView) -> VisionFinding:
+    """The media of any API shape (Anthropic image blocks and tool results, Responses input_image parts too)."""
+    return _finding(view.media)
+
+
+def _finding(parts: Any) -> VisionFinding:
     return VisionFinding(tuple(sorted({p.kind for p in parts})), any(p.is_remote for p in parts))

@@ -102,7 +102,8 @@ async def test_hook_requires_messages_for_chat_only() -> None:
     with pytest.raises(HTTPException):
         await RoutingHook().async_pre_call_hook(None, None, {"model": "max-auto"}, "acompletion")
     out = await RoutingHook().async_pre_call_hook(None, None, {"model": "max-auto", "input": "hi"}, "aresponses")
-    assert out["metadata"]["maximus_tier"] == "local"
+    # /v1/responses: LiteLLM's own metadata (what its callbacks read) is litellm_metadata; metadata is the client's
+    assert out["litellm_metadata"]["maximus_tier"] == "local" and "metadata" not in out
 
 
 async def test_hook_rereads_litellm_cooldowns_at_the_configured_interval(config, monkeypatch) -> None:
