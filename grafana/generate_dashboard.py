@@ -246,7 +246,51 @@ def panels() -> list:
             )
         )
     )
-    for single_value in (ratio_stat, ratio_gauge, ratio_windows, budget_gauge, pins, routes):
+    embeddings = (
+        timeseries.Panel()
+        .title("Embeddings per tier (/v1/embeddings: RAG indexing and search)")
+        .unit("reqps")
+        .description(
+            "Embedding requests, counted once each by the answering tier; local unless a client named a cloud model."
+        )
+        .with_target(
+            query(
+                'sum by (tier) (rate(maximus_api_requests_total{api="embeddings",outcome="success"}'
+                "[$__rate_interval]))",
+                "{{tier}}",
+                "A",
+            )
+        )
+        .with_target(
+            query(
+                'sum by (tier) (rate(maximus_api_requests_total{api="embeddings",outcome="failure"}'
+                "[$__rate_interval]))",
+                "{{tier}} failed",
+                "B",
+            )
+        )
+    )
+    embedding_totals = (
+        stat.Panel()
+        .title("Embeddings (range): answered, on the machine, tokens")
+        .unit("short")
+        .with_target(
+            query(
+                'sum(increase(maximus_api_requests_total{api="embeddings",outcome="success"}[$__range]))',
+                "answered",
+                "A",
+            )
+        )
+        .with_target(
+            query(
+                f'sum(increase(maximus_api_requests_total{{api="embeddings",outcome="success",{SOVEREIGN}}}[$__range]))',
+                "on the machine",
+                "B",
+            )
+        )
+        .with_target(query('sum(increase(maximus_api_tokens_total{api="embeddings"}[$__range]))', "tokens", "C"))
+    )
+    for single_value in (ratio_stat, ratio_gauge, ratio_windows, budget_gauge, pins, routes, embedding_totals):
         single_value.reduce_options(last_value())
     layout = [
         (ratio_stat, 0, 0, 6, 6),
@@ -263,6 +307,8 @@ def panels() -> list:
         (tokens, 0, 30, 12, 8),
         (routes, 12, 30, 12, 8),
         (people_table(), 0, 38, 24, 8),
+        (embeddings, 0, 46, 16, 8),
+        (embedding_totals, 16, 46, 8, 8),
     ]
     return [place(panel, i, x, y, w, h) for i, (panel, x, y, w, h) in enumerate(layout, start=1)]
 

@@ -40,6 +40,11 @@ def _cloud_groups(cloud: Mapping[str, Any], env: Mapping[str, str]) -> list[dict
     return groups
 
 
+def is_embedding_group(group: Mapping[str, Any]) -> bool:
+    """A group that only embeds (model_info.mode embedding): never a fallback of a chat chain."""
+    return (group.get("model_info") or {}).get("mode") == "embedding"
+
+
 def _append_last_resort(config: dict[str, Any], chains: list[str], cloud_names: list[str]) -> None:
     fallbacks = config.setdefault("router_settings", {}).setdefault("fallbacks", [])
     for rule in fallbacks:
@@ -71,7 +76,8 @@ def render(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, 
     cloud = yaml.safe_load(expand(cloud_file.read_text(), env)) if cloud_file.exists() else {}
     groups = _cloud_groups(cloud, env)
     config["model_list"].extend(groups)
-    _append_last_resort(config, cloud.get("last_resort_for", []), [g["model_name"] for g in groups])
+    chat_groups = [g["model_name"] for g in groups if not is_embedding_group(g)]
+    _append_last_resort(config, cloud.get("last_resort_for", []), chat_groups)
     # Shared cooldowns and deployment budgets live in the stack's Redis.
     config.setdefault("router_settings", {}).update(_redis_settings(env.get("REDIS_URL")))
     return config

@@ -45,6 +45,7 @@ def reason_code(reason: str) -> str:
         ("context", "context"),
         ("capability", "capability"),
         ("default", "default"),
+        ("embeddings", "embedding"),
     ):
         if reason.startswith(prefix):
             return code

@@ -32,10 +32,11 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
-from router import litellm_shapes
+from router import litellm_embeddings, litellm_shapes
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
 from router.capabilities import CapabilityReader
+from router.embeddings import EMBEDDING_CALL_TYPES, EmbeddingRefusal
 from router.health import RedisTierHealth, TierHealth, merge
 from router.people import PersonLimits
 from router.policy import RoutingPolicy, default_policy
@@ -108,6 +109,10 @@ class OpenAIHTTPException(HTTPException):
 
 def bad_request(exc: MalformedRequest) -> OpenAIHTTPException:
     return OpenAIHTTPException(400, exc.message, "invalid_request_error", exc.param, "invalid_request")
+
+
+def refused(exc: EmbeddingRefusal) -> OpenAIHTTPException:
+    return OpenAIHTTPException(exc.status, exc.message, exc.type, exc.param, exc.code)
 
 
 class TierStreamFailure(Exception):
@@ -184,7 +189,20 @@ class RoutingHook(CustomLogger):
             target, online = policy.config.sovereignty_target, policy.config.online
             self.sovereignty = ThresholdController(policy.calibrated_threshold, target, online)
 
+    async def _route_embedding(self, user_api_key_dict: Any, data: dict) -> dict:
+        """/v1/embeddings (router.embeddings): local unless the client names a cloud embedding model."""
+        policy, spend, _ = self._state()
+        budget = await self._people.budget(user_api_key_dict, await spend.aread())
+        try:
+            return await litellm_embeddings.route(data, policy, request_headers(data), budget)
+        except MalformedRequest as exc:
+            raise bad_request(exc) from None
+        except EmbeddingRefusal as exc:
+            raise refused(exc) from None
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> dict:
+        if call_type in EMBEDDING_CALL_TYPES and isinstance(data, dict):
+            return await self._route_embedding(user_api_key_dict, data)
         if call_type not in ROUTED_CALL_TYPES or not isinstance(data, dict):
             return data
         try:
@@ -247,7 +265,8 @@ class RoutingHook(CustomLogger):
         policy = self._state()[0]
         failure = self._describe(request_data, original_exception, policy)
         if failure is None:
-            return None
+            embedding_error = litellm_embeddings.failure(request_data, original_exception, policy)
+            return None if embedding_error is None else refused(embedding_error)
         metadata = litellm_shapes.routed_metadata(request_data) or request_data.setdefault("metadata", {})
         if isinstance(metadata, dict):
             metadata[ERROR_META] = failure.code
@@ -260,6 +279,13 @@ class RoutingHook(CustomLogger):
         if isinstance(exc, TierStreamFailure):
             return exc.failure
         return describe(exc, failed_tier(data, exc, policy), policy.config.endpoints)
+
+    async def async_post_call_success_hook(self, data: dict, user_api_key_dict: Any, response: Any) -> Any:
+        """An embedding answer in the client's encoding_format, checked (router.litellm_embeddings)."""
+        try:
+            return litellm_embeddings.finish(data, response) if isinstance(data, dict) else None
+        except EmbeddingRefusal as exc:
+            raise refused(exc) from None
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict

@@ -1,11 +1,12 @@
 """A test double of an OpenAI-compatible chat backend (a cloud API seen from LiteLLM's openai/ provider).
 
 It answers POST /v1/chat/completions in OpenAI's format, streaming (SSE, with a final usage chunk when
-stream_options.include_usage is set) and not, lists /v1/models, and records every request so that tests can
-assert what a backend saw (GET /_double/requests). Failures, to exercise fallbacks: `--fail-status 503` makes
-every completion fail with an OpenAI error body; without it, a requested model whose name contains "fail"
-answers 503 with that body, so one double can serve healthy and failing groups at once. Usage counts words
-(prompt and answer); `--usage PROMPT,COMPLETION` reports fixed counts instead, for exact token assertions.
+stream_options.include_usage is set) and not, POST /v1/embeddings (float or base64), lists /v1/models, and
+records every request so that tests can assert what a backend saw (GET /_double/requests). Failures, to exercise
+fallbacks: `--fail-status 503` makes every completion fail with an OpenAI error body; without it, a requested
+model whose name contains "fail" answers 503 with that body, so one double can serve healthy and failing groups
+at once. Usage counts words (prompt and answer); `--usage PROMPT,COMPLETION` reports fixed counts instead, for
+exact token assertions.
 
 Run: python -m tests.doubles.openai_backend --port 9999 --name cloud [--usage 11,5]
 """
@@ -13,7 +14,11 @@ Run: python -m tests.doubles.openai_backend --port 9999 --name cloud [--usage 11
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
+import math
+import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +29,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 FAILING_MODEL_STATUS = 503
+EMBEDDING_DIMENSIONS = 1536
+
+
+def _vector(text: str, size: int) -> list[float]:
+    """A deterministic unit vector of `size` values for `text`."""
+    raw = hashlib.shake_256(text.encode()).digest(size)
+    values = [(b - 127.5) / 127.5 for b in raw]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
 
 
 def _completion_id() -> str:
@@ -80,6 +94,26 @@ def create_app(name: str, fail_status: int | None = None, usage: tuple[int, int]
         return StreamingResponse(
             _stream(body.get("model"), answer, counts, include_usage, created), media_type="text/event-stream"
         )
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        """OpenAI's embeddings API: `input` a string, strings or token arrays; `encoding_format` float or base64
+        (little-endian float32); `dimensions` (default 1536, text-embedding-3-small's)."""
+        body = await request.json()
+        requests.append({"headers": dict(request.headers), "body": body})
+        failure = _failure(name, str(body.get("model", "")), fail_status)
+        if failure is not None:
+            return failure
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)) else inputs
+        size = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        vectors = [_vector(json.dumps(item), size) for item in inputs or []]
+        if body.get("encoding_format") == "base64":
+            vectors = [base64.b64encode(struct.pack(f"<{size}f", *v)).decode() for v in vectors]
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+        tokens = sum(len(str(item).split()) for item in inputs or [])
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
 
     @app.get("/_double/requests")
     async def recorded() -> list[dict[str, Any]]:

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 
 from maximus_kernel.team_keys import ADMIN_NAME, NAME_PATTERN, OTHER_NAME
-from tracker.events import FAILURE, REQUEST_FAILED, SUCCESS, AttemptEvent
+from tracker.events import APIS, FAILURE, REQUEST_FAILED, SUCCESS, AttemptEvent
 from tracker.settings import Settings
 from tracker.tiers import TIERS, is_sovereign
 from tracker.totals import field
 
 OUTCOME = {SUCCESS: "success", REQUEST_FAILED: "failure"}
+EMBEDDINGS = "embeddings"
 
 
 @dataclass(slots=True)
@@ -76,7 +77,8 @@ def resolve(event: AttemptEvent, settings: Settings, tier_map: Mapping[str, str]
     price = settings.prices.get(event.model_group)
     cost = price.cost(event.prompt_tokens, event.completion_tokens) if price else event.response_cost
     sovereign_answer = event.kind == SUCCESS and is_sovereign(tier)
-    saved = settings.cloud_reference.cost(event.prompt_tokens, event.completion_tokens) if sovereign_answer else 0.0
+    reference = settings.embedding_reference if event.api == EMBEDDINGS else settings.cloud_reference
+    saved = reference.cost(event.prompt_tokens, event.completion_tokens) if sovereign_answer else 0.0
     from_tier = event.fallback_from_tier if event.fallback_from_tier in TIERS else None
     if from_tier is None and event.fallback_from_group:
         from_tier = tier_map.get(event.fallback_from_group)
@@ -113,6 +115,11 @@ def increments(r: Resolved) -> Increments:
         return inc
     model, outcome = event.model_group, r.outcome
     inc.totals[field("req", tier, model, outcome)] += 1
+    if event.api is not None:
+        api = event.api if event.api in APIS else "other"
+        inc.totals[field("api", api, tier, outcome)] += 1
+        if outcome == "success":
+            inc.totals[field("apitok", api, tier)] += event.prompt_tokens + event.completion_tokens
     if outcome == "success":
         inc.totals[field("tok", tier, model, "input")] += event.prompt_tokens
         inc.totals[field("tok", tier, model, "output")] += event.completion_tokens
@@ -121,7 +128,9 @@ def increments(r: Resolved) -> Increments:
         inc.month.update({"requests": 1, "cost_usd": r.cost_usd, "saved_usd": r.saved_usd})
         inc.month["sovereign"] += int(is_sovereign(tier))
         inc.hour.update({"answered": 1, "sovereign": int(is_sovereign(tier))})
-        inc.recent = "1" if is_sovereign(tier) else "0"
+        # The router steers its chat threshold on this list (sovereignty_online): embeddings, which it never scores,
+        # stay out of it, or a document index being built would read as a local share far above the target.
+        inc.recent = None if event.api == EMBEDDINGS else ("1" if is_sovereign(tier) else "0")
         if r.fallback_from_tier:
             inc.totals[field("fb", r.fallback_from_tier, tier)] += 1
     else:

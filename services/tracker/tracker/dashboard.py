@@ -98,10 +98,21 @@ def summary(stats: dict[str, Any]) -> Group:
     )
     fallbacks = ", ".join(f"{k}: {v}" for k, v in sorted(stats["fallbacks"].items())) or "none"
     pins = ", ".join(f"{k}: {v}" for k, v in sorted(stats["privacy_pins"].items())) or "none"
-    lines.append(f"Fallbacks {fallbacks}   Privacy pins {pins}")
+    lines.append(f"Fallbacks {fallbacks}   Privacy pins {pins}\n")
+    lines.append(embeddings_line(stats))
     used = min(budget["used"] or 0.0, 1.0)
     bar = ProgressBar(total=1.0, completed=used, complete_style="red" if used >= 0.8 else "green")
     return Group(lines, bar)
+
+
+def embeddings_line(stats: dict[str, Any]) -> str:
+    """The /v1/embeddings figures (RAG indexing and search): how many, how many on the machine, tokens."""
+    row = (stats.get("apis") or {}).get("embeddings") or {}
+    answered = row.get("requests", 0)
+    return (
+        f"Embeddings  {answered} answered ({row.get('sovereign', 0)} on the machine), {row.get('failures', 0)} failed, "
+        f"{row.get('tokens', 0):,} tokens"
+    )
 
 
 def people_table(stats: dict[str, Any]) -> Table:

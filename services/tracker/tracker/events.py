@@ -25,6 +25,8 @@ REQUEST_FAILED = "request_failed"
 KINDS = frozenset({SUCCESS, FAILURE, FALLBACK, REQUEST_FAILED})
 TERMINAL_KINDS = frozenset({SUCCESS, REQUEST_FAILED})
 SCHEMA_VERSION = 1
+# The API shapes counted apart (maximus_api_requests); a request of another shape is counted as "other".
+APIS = ("chat", "completions", "responses", "messages", "embeddings", "other")
 
 
 class InvalidEvent(ValueError):
@@ -53,6 +55,7 @@ class AttemptEvent:
     internal: str | None = None  # a Maximus service's own sub-request (metadata maximus_internal): not a request
     parent_id: str | None = None  # that sub-request's parent (metadata maximus_parent), for the record
     user: str | None = None  # the team key's name (never the key); None: the master key
+    api: str | None = None  # the API shape (tracker.events.APIS: chat, embeddings, ...); None: unknown
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     v: int = SCHEMA_VERSION
 
@@ -115,6 +118,6 @@ def _validate(event: AttemptEvent) -> None:
     score = event.route_score
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):
         raise InvalidEvent("route_score is a number within 0..1 or null")
-    for name in ("internal", "parent_id", "user"):
+    for name in ("internal", "parent_id", "user", "api"):
         if getattr(event, name) is not None and not isinstance(getattr(event, name), str):
             raise InvalidEvent(f"{name} is a string or null")

@@ -29,7 +29,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from tracker.events import FAILURE, FALLBACK, REQUEST_FAILED, SUCCESS, AttemptEvent
+from tracker.events import APIS, FAILURE, FALLBACK, REQUEST_FAILED, SUCCESS, AttemptEvent
 from tracker.publisher import EventPublisher
 from tracker.settings import load_settings
 from tracker.tiers import TIER_KEY, TIERS, load_tier_map
@@ -45,6 +45,19 @@ SCORE_META = "maximus_route_score"
 INTERNAL_META = "maximus_internal"
 PARENT_META = "maximus_parent"
 USER_META = "user_api_key_user_id"
+API_META = "maximus_api"
+# LiteLLM's call types (standard_logging_object.call_type) by API shape; the router's maximus_api wins.
+API_OF_CALL_TYPE = {
+    "completion": "chat",
+    "acompletion": "chat",
+    "text_completion": "completions",
+    "atext_completion": "completions",
+    "responses": "responses",
+    "aresponses": "responses",
+    "anthropic_messages": "messages",
+    "embedding": "embeddings",
+    "aembedding": "embeddings",
+}
 TAG_MAX_CHARS = 64
 
 
@@ -75,6 +88,14 @@ def _strings(value: Any) -> list[str]:
 def _metadata(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     params = kwargs.get("litellm_params") or {}
     return params.get("metadata") or kwargs.get("metadata") or {}
+
+
+def _api(metadata: Mapping[str, Any], call_type: Any) -> str | None:
+    """The request's API shape: the router's word for it, else LiteLLM's call type; None when neither is known."""
+    named = metadata.get(API_META)
+    if isinstance(named, str) and named:
+        return named if named in APIS else "other"
+    return API_OF_CALL_TYPE.get(call_type) if isinstance(call_type, str) else None
 
 
 def _tier(value: Any) -> str | None:
@@ -154,6 +175,7 @@ def build_attempt_event(kind: str, kwargs: Mapping[str, Any], tier_of: TierLooku
         internal=_tag(metadata, INTERNAL_META),
         parent_id=_tag(metadata, PARENT_META),
         user=_tag(slo.get("metadata") or {}, USER_META) or _tag(metadata, USER_META),
+        api=_api(metadata, slo.get("call_type") or kwargs.get("call_type")),
     )
 
 
@@ -199,6 +221,7 @@ def build_request_failed_event(
         internal=_tag(metadata, INTERNAL_META),
         parent_id=_tag(metadata, PARENT_META),
         user=_request_user(request_data),
+        api=_api(metadata, request_data.get("call_type")),
     )
 
 

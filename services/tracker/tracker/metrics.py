@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from maximus_kernel.exception_text import describe
 from tracker import people
 from tracker.accounting import Resolved
+from tracker.events import APIS
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
 from tracker.totals import (
@@ -52,6 +53,12 @@ DURABLE_COUNTERS = {
     "route": ("maximus_route_decisions", "Routing decisions by tier and reason.", ("tier", "reason")),
     "pin": ("maximus_privacy_pins", "Requests pinned local by private data, by kind.", ("kind",)),
     "att": ("maximus_attempts", "Every attempt at a tier (fallen-back ones included).", ("tier", "outcome")),
+    "api": (
+        "maximus_api_requests",
+        "Requests by API shape (chat, embeddings, ...) and answering tier.",
+        ("api", "tier", "outcome"),
+    ),
+    "apitok": ("maximus_api_tokens", "Tokens of answered requests by API shape and tier.", ("api", "tier")),
 }
 
 
@@ -67,6 +74,9 @@ def known_fields(settings: Settings, tier_map: Mapping[str, str]) -> list[str]:
         fields += [field("fb", tier, to_tier) for to_tier in TIERS]
         fields += [field("route", tier, reason) for reason in settings.route_reasons]
     fields += [field("pin", kind) for kind in settings.privacy_kinds]
+    for api in APIS:
+        fields += [field("api", api, tier, outcome) for tier in TIERS for outcome in OUTCOMES]
+        fields += [field("apitok", api, tier) for tier in TIERS]
     return fields
 
 

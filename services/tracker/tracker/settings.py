@@ -38,6 +38,8 @@ class Settings:
     audit_backups: int = 10
     budget_usd: float = 20.0
     cloud_reference: Price = field(default_factory=lambda: Price(3.0, 15.0))
+    # What a local embedding would have cost in the cloud: a chat model's price would overstate the saving ~150x.
+    embedding_reference: Price = field(default_factory=lambda: Price(0.02, 0.0))
     subscription_usd_month: float = 20.0
     prices: dict[str, Price] = field(default_factory=dict)
     route_reasons: tuple[str, ...] = ("default", "other")
@@ -110,6 +112,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             or (raw.get("budget") or {}).get("monthly_usd", 20.0)
         ),
         cloud_reference=_price(raw.get("cloud_reference")),
+        embedding_reference=_price(raw.get("embedding_reference") or {"input_usd_per_mtok": 0.02}),
         subscription_usd_month=float(raw.get("cloud_subscription_usd_month", defaults.subscription_usd_month)),
         prices={str(group): _price(price) for group, price in (raw.get("prices") or {}).items()},
         route_reasons=_vocabulary(raw.get("route_reasons"), defaults.route_reasons),

@@ -50,6 +50,24 @@ def _tiers(totals: dict[str, float]) -> dict[str, dict[str, Any]]:
     return tiers
 
 
+def _apis(totals: dict[str, float]) -> dict[str, dict[str, int]]:
+    """Per API shape (chat, embeddings, ...): answered and failed requests, those answered on the machine, tokens."""
+    apis: dict[str, dict[str, int]] = {}
+    for name, value in totals.items():
+        parts = name.split(SEP)
+        if parts[0] not in ("api", "apitok") or len(parts) < 3:
+            continue
+        row = apis.setdefault(parts[1], {"requests": 0, "failures": 0, "sovereign": 0, "tokens": 0})
+        if parts[0] == "apitok":
+            row["tokens"] += int(value)
+        elif len(parts) == 4 and parts[3] == "success":
+            row["requests"] += int(value)
+            row["sovereign"] += int(value) if parts[2] in SOVEREIGN_TIERS else 0
+        elif len(parts) == 4:
+            row["failures"] += int(value)
+    return apis
+
+
 def _labelled(totals: dict[str, float], prefix: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, value in totals.items():
@@ -104,6 +122,7 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
             "month": month.get("saved_usd", 0.0),
             "cloud_subscription_usd_month": settings.subscription_usd_month,
         },
+        "apis": _apis(totals),
         "fallbacks": _labelled(totals, "fb"),
         "route_decisions": _labelled(totals, "route"),
         "privacy_pins": _labelled(totals, "pin"),
