@@ -55,10 +55,12 @@ def test_tools_round_trip_stays_local_on_a_tools_model(maximus: ClientStack) -> 
     maximus.assert_tools_went_to_a_tools_model(mark)
 
 
-def test_messages_stream(maximus: ClientStack) -> None:
+# 32000: what Claude Code 2.1.332 asks on every request; an output limit, not a reservation of the local window.
+@pytest.mark.parametrize("max_tokens", [256, 32000])
+def test_messages_stream(maximus: ClientStack, max_tokens: int) -> None:
     mark = maximus.mark()
     with client(maximus).messages.stream(
-        model="max-auto", max_tokens=256, messages=[{"role": "user", "content": "say hello in four words"}]
+        model="max-auto", max_tokens=max_tokens, messages=[{"role": "user", "content": "say hello in four words"}]
     ) as stream:
         assert_routing_headers(stream.response.headers)
         pieces = list(stream.text_stream)
@@ -69,4 +71,33 @@ def test_messages_stream(maximus: ClientStack) -> None:
     assert final.stop_reason == "end_turn"
     assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0, final.usage
     assert_no_litellm_text(final.model_dump_json())
+    maximus.assert_counted(mark)
+
+
+def test_count_tokens_is_answered_without_a_model(maximus: ClientStack) -> None:
+    """Claude Code's /v1/messages/count_tokens: answered by the gateway, not a model request (nothing counted)."""
+    mark = maximus.mark()
+    raw = client(maximus).messages.with_raw_response.count_tokens(
+        model="max-auto", messages=[{"role": "user", "content": "how many tokens is this"}]
+    )
+    assert raw.parse().input_tokens > 0
+    assert_no_litellm_text(raw.http_response.text)
+    assert maximus.model_requests_since(mark) == [] and maximus.counted_since(mark) == ({}, 0)
+    assert maximus.chats_since(mark) == [], "no model was asked"
+
+
+def test_a_thinking_request_is_answered_by_a_local_model(maximus: ClientStack) -> None:
+    """Claude Code sends `thinking` on every request (2.1.332: {"type": "adaptive"}); a local model without
+    Ollama's `thinking` capability must still answer it, as Anthropic's API answers a model that cannot think."""
+    mark = maximus.mark()
+    raw = client(maximus).messages.with_raw_response.create(
+        model="max-auto",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "say hello"}],
+    )
+    assert_routing_headers(raw.headers)
+    answer = raw.parse()
+    assert "".join(b.text for b in answer.content if b.type == "text").startswith("Local answer from ")
+    assert_no_litellm_text(raw.http_response.text)
     maximus.assert_counted(mark)
