@@ -25,8 +25,9 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from maximus import team_auth
+from maximus import anthropic_edge, team_auth
 from maximus.stack import REPO_ROOT
+from maximus_kernel import error_scope
 from router.request import MalformedRequest
 from router.validation import (
     BodyTooLarge,
@@ -59,6 +60,8 @@ class EdgeSettings:
     model_api_paths: tuple[re.Pattern[str], ...]
     team_paths: tuple[re.Pattern[str], ...] = ()
     anthropic_paths: tuple[re.Pattern[str], ...] = ()
+    count_tokens_paths: tuple[re.Pattern[str], ...] = ()
+    image_tokens: int = 800
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -76,6 +79,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         model_api_paths=tuple(re.compile(p) for p in raw.get("model_api_paths") or ()),
         team_paths=tuple(re.compile(p) for p in raw.get("team_paths") or ()),
         anthropic_paths=tuple(re.compile(p) for p in raw.get("anthropic_paths") or ()),
+        count_tokens_paths=tuple(re.compile(p) for p in raw.get("count_tokens_paths") or ()),
+        image_tokens=int(raw.get("count_tokens_image_tokens", 800)),
     )
 
 
@@ -145,16 +150,32 @@ class GatewayEdge:
             if refusal is not None:
                 await send_error(send, *refusal)
                 return
+        anthropic = _matches(self.settings.anthropic_paths, scope["path"])
         if scope["method"] not in BODY_METHODS or not self._is_json(headers):
-            await self.app(scope, receive, send)
+            await self._serve(scope, receive, send, anthropic)
             return
         raw, refusal = await self._read_body(headers, receive)
         if refusal is None:
             refusal = self._check(scope["path"], raw)
+        if refusal is not None and anthropic:
+            refusal = anthropic_error(refusal[0], _message_of(refusal[1]))
+        if refusal is None and _matches(self.settings.count_tokens_paths, scope["path"]):
+            refusal = anthropic_edge.count_tokens_answer(_json_or_none(raw), self.settings.image_tokens)
         if refusal is not None:
             await send_error(send, *refusal)
             return
-        await self.app(scope, _replay(raw, receive), send)
+        await self._serve(scope, _replay(raw, receive), send, anthropic)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, anthropic: bool) -> None:
+        """LiteLLM answers; on Anthropic's routes its errors are rewritten in Anthropic's shape (anthropic_edge)."""
+        if not anthropic:
+            await self.app(scope, receive, send)
+            return
+        slot, token = error_scope.open_scope()
+        try:
+            await self.app(scope, receive, anthropic_edge.reshaping_send(send, slot))
+        finally:
+            error_scope.close_scope(token)
 
     def _is_open(self, scope: Scope, headers: Mapping[str, str]) -> bool:
         if scope["path"] in self.settings.open_paths:
@@ -230,6 +251,18 @@ class GatewayEdge:
             return error_message(413, exc.message, "body", "request_too_large")
         except MalformedRequest as exc:
             return error_message(400, exc.message, exc.param, "invalid_request")
+        return None
+
+
+def _message_of(body: bytes) -> str:
+    """The message of one of our own OpenAI-shaped refusals (error_message)."""
+    return json.loads(body)["error"]["message"]
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
         return None
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from maximus_kernel import error_scope
 from router import litellm_embeddings, litellm_shapes
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
@@ -105,6 +106,7 @@ class OpenAIHTTPException(HTTPException):
         super().__init__(status_code=status_code, detail={"error": error})
         self.type = type
         self.param = param
+        error_scope.record(status_code, message, type)  # for the edge: Anthropic's shape on /v1/messages
 
 
 def bad_request(exc: MalformedRequest) -> OpenAIHTTPException:
