@@ -37,7 +37,9 @@ def _strip_tag(name: str) -> str:
 def local_tier(env: Mapping[str, str]) -> TierStatus:
     base = env["OLLAMA_API_BASE"].rstrip("/")
     tags = http_get(f"{base}/api/tags")
-    wanted = [env.get("OLLAMA_CHAT_MODEL", "gemma3"), env.get("OLLAMA_REASONING_MODEL", "llama3.1")]
+    chat = [env.get("OLLAMA_CHAT_MODEL", "gemma3"), env.get("OLLAMA_REASONING_MODEL", "llama3.1")]
+    embed = env.get("OLLAMA_EMBED_MODEL") or "embeddinggemma"  # max-embed: /v1/embeddings
+    wanted = [*chat, embed]
     if not tags.ok:
         pulls = " && ".join(f"ollama pull {m}" for m in wanted)
         return TierStatus(
@@ -48,18 +50,19 @@ def local_tier(env: Mapping[str, str]) -> TierStatus:
         )
     present = {_strip_tag(m.get("name", "")) for m in tags.body.get("models", [])}
     missing = [m for m in wanted if _strip_tag(m) not in present]
-    if len(missing) == len(wanted):
+    if all(m in missing for m in chat):  # no chat model: the local tier answers no chat request
         return TierStatus(
             "local",
             ABSENT,
-            f"Ollama at {base} has none of {', '.join(wanted)}",
+            f"Ollama at {base} has none of {', '.join(chat)}",
             " && ".join(f"ollama pull {m}" for m in missing),
         )
     if missing:
+        what = f"model {', '.join(missing)} not pulled"
         return TierStatus(
             "local",
             DEGRADED,
-            f"model {', '.join(missing)} not pulled",
+            what + (" (no local embeddings: /v1/embeddings answers 503)" if embed in missing else ""),
             " && ".join(f"ollama pull {m}" for m in missing),
         )
     return TierStatus("local", UP, f"Ollama at {base}: {', '.join(wanted)}")

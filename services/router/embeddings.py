@@ -132,7 +132,7 @@ def _bad_model(model: str, groups: Mapping[str, Group], settings: EmbeddingSetti
         what = f"'{model}' is not an embedding model of this gateway"
     return MalformedRequest(
         f"{what}: use one of {names} on /v1/embeddings ({settings.model} is local). A cloud embedding model is "
-        "there only when its API key is set (litellm/cloud.yaml).",
+        "there only when its API key is set (OPENAI_API_KEY for text-embedding-3-small).",
         "model",
     )
 

@@ -138,7 +138,7 @@ def test_status_without_ollama_names_the_address_and_the_fix(stack_env) -> None:
     assert f"nothing answers at {ollama}" in result.stdout
     assert (
         "Mode: No tier can answer: fix the local tier first: start Ollama (https://ollama.com/download), then "
-        "`ollama pull gemma3 && ollama pull llama3.1`; or set OLLAMA_API_BASE"
+        "`ollama pull gemma3 && ollama pull llama3.1 && ollama pull embeddinggemma`; or set OLLAMA_API_BASE"
     ) in result.stdout
 
 

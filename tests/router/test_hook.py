@@ -81,8 +81,8 @@ async def test_refuse_policy_answers_403(config, monkeypatch) -> None:
 
 
 async def test_other_call_types_are_left_alone() -> None:
-    data = {"model": "max-auto", "input": ["hello"]}
-    assert await RoutingHook().async_pre_call_hook(None, None, dict(data), "aembedding") == data
+    data = {"model": "max-auto", "prompt": "a cat"}  # embeddings are routed: router.embeddings
+    assert await RoutingHook().async_pre_call_hook(None, None, dict(data), "aimage_generation") == data
 
 
 async def test_no_headers_without_a_decision() -> None:
