@@ -34,6 +34,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
+from router.cascade_hook import Cascade
 from router.health import RedisTierHealth, TierHealth, merge
 from router.people import PersonLimits
 from router.policy import RoutingPolicy, default_policy
@@ -143,6 +144,7 @@ class RoutingHook(CustomLogger):
         self._tracker_share: BackgroundRedisRead | None = None
         self._people: PersonLimits | None = None
         self._adapter: AdapterReader | None = None
+        self._cascade: Cascade | None = None  # router.cascade_hook, when learning.cascade.enabled
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -156,6 +158,7 @@ class RoutingHook(CustomLogger):
             if config.online.enabled and config.online.follow_tracker:
                 self._tracker_share = tracker_share_reader(config.online, url, config.budget.timeout_s)
             self._adapter = AdapterReader(config.learning, url)
+            self._cascade = Cascade(config.learning.cascade) if config.learning.cascade.enabled else None
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -188,13 +191,10 @@ class RoutingHook(CustomLogger):
         policy, spend, redis_health = self._state()
         await self._follow_adapter(policy)
         headers = request_headers(data)
+        budget = await self._people.budget(user_api_key_dict, await spend.aread())
+        health = self._people.health(user_api_key_dict, await self._health(policy, redis_health))
         decide = functools.partial(
-            policy.decide,
-            data,
-            headers=headers,
-            budget=await self._people.budget(user_api_key_dict, await spend.aread()),
-            health=self._people.health(user_api_key_dict, await self._health(policy, redis_health)),
-            threshold=self.sovereignty.current,
+            policy.decide, data, headers=headers, budget=budget, health=health, threshold=self.sovereignty.current
         )
         large = sum(map(len, all_texts(data))) > policy.config.privacy.offload_scan_chars
         decision = await asyncio.to_thread(decide) if large else decide()
@@ -220,7 +220,21 @@ class RoutingHook(CustomLogger):
             data["disable_fallbacks"] = True
             for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
                 data.pop(key, None)
+        if self._cascade is not None:
+            self._cascade.arm(policy, data, decision, budget, health, call_type in CHAT_CALL_TYPES)
         return data
+
+    async def async_post_call_success_deployment_hook(self, request_data: dict, response: Any, call_type: Any) -> None:
+        """Inside the local attempt, before it is logged: the cascade judges its answer (router.cascade_hook)."""
+        if self._cascade is not None and isinstance(request_data, dict):
+            await self._cascade.on_local_answer(request_data, response)
+        return None
+
+    async def async_post_call_success_hook(self, data: dict, user_api_key_dict: Any, response: Any) -> Any:
+        """The cascade's answer: the strong one when it escalated (router.cascade_hook)."""
+        if self._cascade is None or not isinstance(data, dict):
+            return None
+        return self._cascade.final_response(data, response)
 
     async def async_post_call_failure_hook(
         self,
@@ -252,7 +266,10 @@ class RoutingHook(CustomLogger):
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict
     ) -> AsyncIterator[Any]:
-        """The stream as it comes; a tier that stops answering mid-stream ends it with the clean error."""
+        """The stream as it comes (held back by the cascade when it is armed); a tier that stops answering
+        mid-stream ends it with the clean error."""
+        if self._cascade is not None and isinstance(request_data, dict):
+            response = self._cascade.stream(response, request_data)
         try:
             async for chunk in response:
                 yield chunk
@@ -272,6 +289,8 @@ class RoutingHook(CustomLogger):
         metadata = data.get("metadata") if isinstance(data, dict) else None
         if not isinstance(metadata, dict) or "maximus_tier" not in metadata:
             return None
+        if self._cascade is not None:  # a held-back stream is judged before its first chunk and these headers
+            await self._cascade.prepare_stream(response, data)
         reasons = metadata.get("maximus_route_detail") or metadata.get("maximus_route_reasons") or []
         reason = "; ".join(str(r) for r in reasons)
         score = metadata.get("maximus_route_score")
