@@ -63,7 +63,7 @@ def confidence(logprobs: Sequence[float], config: CascadeConfig) -> float | None
     if config.statistic == "mean":
         return sum(values) / len(values)
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(config.quantile * len(ordered)))]
+    return ordered[int(config.quantile * (len(ordered) - 1))]  # the lower quantile: an observed value
 
 
 def token_logprobs(content: Iterable[Any] | None) -> list[float]:
@@ -96,6 +96,7 @@ class CascadeThreshold:
             self._since = 0
             ordered = sorted(self._recent)
             self.current = ordered[min(len(ordered) - 1, int(self.config.escalate_share * len(ordered)))]
+            # a confidence below it escalates: about escalate_share of answers like the recent ones
 
     def escalates(self, value: float) -> bool:
         """Judged against the threshold before this answer joins the calibration."""
