@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -85,7 +86,7 @@ def _decisions(gateway: stack.LiteLLMProxy, prompts: list[str]) -> list[tuple[st
     return out
 
 
-def _until(check, timeout: float = WAIT_S):  # noqa: ANN001, ANN202
+def _until(check: Callable[[], Any], timeout: float = WAIT_S) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
