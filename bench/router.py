@@ -273,9 +273,7 @@ def _adapter_latency(policy: RoutingPolicy, unguarded: dict[str, float], decisio
         print(f"  with an adapter: skipped ({exc.name} is not installed; it comes with the dev extra)")
         return
     adapted = _without_guard(policy)
-    adapted.adapter = dataclasses.replace(
-        fitted, guard={**fitted.guard, "verdict": "accepted"}, _weighted={}, _squares={}
-    )
+    adapted.adapter = fitted.as_accepted()
     prompts = _prompts(decisions, seed=41)
     plain = _latency(_without_guard(policy).decide, prompts)
     ours = _latency(adapted.decide, _prompts(decisions, seed=43))

@@ -13,6 +13,7 @@ import pytest
 from tests.support.processes import REPO
 
 SMALL_RUNS = {
+    "bench.cascade": ["--rounds", "1", "--requests", "3"],
     "bench.cli_proxy": ["--repeats", "3", "--warm-repeats", "2", "--memory-requests", "10"],
     "bench.privacy": ["--benign", "200", "--decisions", "50", "--megabytes", "0.05"],
     "bench.gateway": [

@@ -14,6 +14,7 @@ background (AdapterReader) and fetches the body only when the id changed; `maxim
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import string
@@ -22,6 +23,8 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from router.config import LearningConfig
 from router.need_features import _clip
@@ -36,14 +39,29 @@ _WORD_BYTES = set((string.ascii_lowercase + string.digits).encode())
 _SEPARATE = bytes(b if b in _WORD_BYTES or b >= 128 else 32 for b in range(256))
 
 
+def _words(text: str) -> list[bytes]:
+    return _clip(text).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE).split()
+
+
 def hashed_terms(text: str) -> set[int]:
     """The request's words and word pairs, lower-cased, hashed with CRC-32 (stable across processes and machines,
     unlike hash()) into 2**HASH_BITS buckets. A pair's hash is the CRC-32 of both words run together, computed by
     continuing the first word's CRC. Long prompts are clipped as the need model clips them."""
-    words = _clip(text).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE).split()
+    words = _words(text)
     singles = list(map(zlib.crc32, words))
     pairs = map(zlib.crc32, words[1:], singles)
     return {value & _MASK for value in singles} | {value & _MASK for value in pairs}
+
+
+def hashed_buckets(text: str) -> np.ndarray:
+    """hashed_terms as a sorted array of distinct buckets, without a Python int set per request (the decision's
+    path: a set of ~700 ints on a long prompt cost more than the adapter's arithmetic, and garbage to collect)."""
+    words = _words(text)
+    if not words:
+        return np.empty(0, dtype=np.int64)
+    singles = list(map(zlib.crc32, words))
+    values = itertools.chain(singles, map(zlib.crc32, words[1:], singles))
+    return np.unique(np.fromiter(values, dtype=np.uint32, count=2 * len(words) - 1) & _MASK).astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -56,13 +74,21 @@ class Adapter:
     labels: int
     created: float
     id: str
-    _weighted: dict[int, float] = field(default_factory=dict, repr=False, compare=False)  # idf x weight
-    _squares: dict[int, float] = field(default_factory=dict, repr=False, compare=False)  # idf squared
+    # Per bucket, over all 2**HASH_BITS of them: idf x weight (0 for a term no label had), idf squared (the unseen
+    # idf squared for those), whether a label had it. Arrays, not dicts: one gather per request (~4 MB).
+    _tables: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self._weighted and self.terms:
-            self._weighted.update({t: idf * w for t, (idf, w) in self.terms.items()})
-            self._squares.update({t: idf * idf for t, (idf, _) in self.terms.items()})
+        if self._tables is None:
+            weighted = np.zeros(1 << HASH_BITS)
+            squares = np.full(1 << HASH_BITS, self.unseen_idf**2)
+            known = np.zeros(1 << HASH_BITS, dtype=bool)
+            if self.terms:
+                index = np.fromiter(self.terms.keys(), dtype=np.intp, count=len(self.terms))
+                idf = np.fromiter((v[0] for v in self.terms.values()), dtype=float, count=len(self.terms))
+                weight = np.fromiter((v[1] for v in self.terms.values()), dtype=float, count=len(self.terms))
+                weighted[index], squares[index], known[index] = idf * weight, idf * idf, True
+            object.__setattr__(self, "_tables", (weighted, squares, known))
 
     @property
     def accepted(self) -> bool:
@@ -71,7 +97,7 @@ class Adapter:
     def as_accepted(self) -> Adapter:
         """This adapter as if its guard had accepted it: to score with it whatever the verdict (its own
         calibration, the benchmark's decision time)."""
-        return dataclasses.replace(self, guard={**self.guard, "verdict": "accepted"}, _weighted={}, _squares={})
+        return dataclasses.replace(self, guard={**self.guard, "verdict": "accepted"})
 
     def age_s(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.created)
@@ -80,13 +106,18 @@ class Adapter:
         """What the adapter adds to the need model's gain for a request with these hashed terms: the ridge on the
         request's tf-idf vector (binary terms times idf, L2-normalised over all its terms, unseen ones included:
         scikit-learn's TfidfTransformer(sublinear_tf=True) on the fitted labels)."""
-        if not terms:
+        return self.buckets_delta(np.fromiter(terms, dtype=np.intp, count=len(terms)))
+
+    def buckets_delta(self, buckets: np.ndarray) -> float:
+        """The same for distinct buckets (hashed_buckets)."""
+        weighted, squares, known = self._tables  # type: ignore[misc]
+        if not buckets.size or not known[buckets].any():
             return self.intercept
-        known = self._weighted.keys() & terms
-        if not known:
-            return self.intercept
-        norm = sum(map(self._squares.__getitem__, known)) + self.unseen_idf**2 * (len(terms) - len(known))
-        return self.intercept + sum(map(self._weighted.__getitem__, known)) / math.sqrt(norm)
+        return self.intercept + float(weighted[buckets].sum()) / math.sqrt(float(squares[buckets].sum()))
+
+    def text_delta(self, text: str) -> float:
+        """What the adapter adds for this request text (the decision's path)."""
+        return self.buckets_delta(hashed_buckets(text))
 
     def vector_delta(self, x: Mapping[str, Any]) -> float:
         """The same for a stored label vector (router.labels.label_vector)."""

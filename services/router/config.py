@@ -115,6 +115,21 @@ class OnlineConfig:
 
 
 @dataclass(frozen=True)
+class CascadeConfig:
+    """The cascade on the local answer's log-probabilities (router.cascade): off unless enabled."""
+
+    enabled: bool = False
+    local_model: str = "max-buddy-lp"  # a local group whose engine returns log-probabilities (Ollama's /v1)
+    statistic: str = "mean"  # mean | quantile: of the answer's token log-probabilities
+    quantile: float = 0.1  # with statistic quantile: this low quantile of the token log-probabilities
+    threshold: float = -0.7  # a confidence below it escalates, until the threshold is calibrated on answers
+    escalate_share: float = 0.1  # calibrated: this share of the recent local answers (the least confident) escalates
+    window: int = 500  # the recent local answers the calibration sorts
+    min_samples: int = 50  # before this many, the configured threshold is used
+    stream_prefix_tokens: int = 8  # a stream is held back this many tokens while its confidence is judged
+
+
+@dataclass(frozen=True)
 class LearningConfig:
     """What the router learns from the installation's own traffic (router.labels, router.adapter)."""
 
@@ -129,6 +144,7 @@ class LearningConfig:
     guard_repeats: int = 5  # the folds are drawn this many times (a steadier verdict)
     alpha: float = 2.0  # the ridge penalty of the adapter (router.adapter_train)
     seed: int = 0
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
 
 
 @dataclass(frozen=True)
@@ -313,9 +329,30 @@ def _learning(raw: dict[str, Any]) -> LearningConfig:
         guard_repeats=int(raw.get("guard_repeats", defaults.guard_repeats)),
         alpha=float(raw.get("alpha", defaults.alpha)),
         seed=int(raw.get("seed", defaults.seed)),
+        cascade=_cascade(raw.get("cascade") or {}),
     )
     if cfg.max_labels < 1 or cfg.refresh_s <= 0 or cfg.guard_folds < 2 or cfg.guard_repeats < 1 or cfg.alpha <= 0:
         raise ValueError("learning: max_labels >= 1, refresh_s > 0, guard_folds >= 2, guard_repeats >= 1, alpha > 0")
+    return cfg
+
+
+def _cascade(raw: dict[str, Any]) -> CascadeConfig:
+    defaults = CascadeConfig()
+    cfg = CascadeConfig(
+        enabled=bool(raw.get("enabled", defaults.enabled)),
+        local_model=str(raw.get("local_model", defaults.local_model)),
+        statistic=str(raw.get("statistic", defaults.statistic)),
+        quantile=float(raw.get("quantile", defaults.quantile)),
+        threshold=float(raw.get("threshold", defaults.threshold)),
+        escalate_share=float(raw.get("escalate_share", defaults.escalate_share)),
+        window=int(raw.get("window", defaults.window)),
+        min_samples=int(raw.get("min_samples", defaults.min_samples)),
+        stream_prefix_tokens=int(raw.get("stream_prefix_tokens", defaults.stream_prefix_tokens)),
+    )
+    if cfg.statistic not in ("mean", "quantile") or not 0.0 <= cfg.quantile <= 1.0 or cfg.threshold > 0:
+        raise ValueError("learning.cascade: statistic mean or quantile, quantile within 0..1, threshold <= 0")
+    if not 0.0 <= cfg.escalate_share <= 1.0 or cfg.window < 1 or cfg.min_samples < 1 or cfg.stream_prefix_tokens < 1:
+        raise ValueError("learning.cascade: escalate_share within 0..1, window, min_samples, stream_prefix_tokens >= 1")
     return cfg
 
 

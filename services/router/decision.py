@@ -28,6 +28,9 @@ def reason_code(reason: str) -> str:
     if reason.startswith("adapter: "):
         # only a decision the adapter moved counts under its code; "same tier" lines are detail
         return "adapter" if "moved it" in reason else ""
+    if reason.startswith("cascade: "):
+        # router.cascade: an escalation moved it; a strong tier that failed left the local answer (a fallback)
+        return "cascade" if "moved it" in reason else ("fallback" if "local answer kept" in reason else "")
     if reason.startswith("classifier: "):
         tier = reason.removeprefix("classifier: ").split(" ", 1)[0]
         if tier == "power":

@@ -149,6 +149,6 @@ def run(policy: RoutingPolicy, file: Path | None, reset_only: bool) -> tuple[int
             return 2, f"cannot read {file}: {exc.strerror or 'not a text file'}"
         return 1, f"the stack's Redis at {url} does not answer: start the stack (maximus up) or set MAXIMUS_REDIS_URL"
     except ImportError as exc:
-        return 2, f"{exc.name} is needed to fit an adapter: install the dev extra (.venv/bin/pip install -e '.[dev]')"
+        return 2, f"{exc.name} is needed to fit an adapter: reinstall Maximus (pip install -e .), which depends on it"
     except ValueError as exc:
         return 2, str(exc)

@@ -39,6 +39,7 @@ from router import litellm_embeddings, litellm_shapes
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
 from router.capabilities import CapabilityReader, LocalModels
+from router.cascade_hook import Cascade
 from router.embeddings import EMBEDDING_CALL_TYPES, EmbeddingRefusal
 from router.health import RedisTierHealth, TierHealth, merge
 from router.people import PersonLimits
@@ -157,6 +158,7 @@ class RoutingHook(CustomLogger):
         self._people: PersonLimits | None = None
         self._adapter: AdapterReader | None = None
         self._capabilities: CapabilityReader | None = None
+        self._cascade: Cascade | None = None  # router.cascade_hook, when learning.cascade.enabled
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -171,6 +173,7 @@ class RoutingHook(CustomLogger):
                 self._tracker_share = tracker_share_reader(config.online, url, config.budget.timeout_s)
             self._adapter = AdapterReader(config.learning, url)
             self._capabilities = litellm_shapes.capability_reader(policy)
+            self._cascade = Cascade(config.learning.cascade) if config.learning.cascade.enabled else None
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -219,14 +222,16 @@ class RoutingHook(CustomLogger):
         view = view_of(data, call_type)
         local = self._capabilities
         snapshot = await local.latest(policy.config.shapes.first_read_wait_s) if local is not None else None
+        budget = await self._people.budget(user_api_key_dict, await spend.aread())
+        health = self._people.health(user_api_key_dict, await self._health(policy, redis_health))
         decide = functools.partial(
             policy.decide,
             data,
             view=view,
             local=snapshot,
             headers=headers,
-            budget=await self._people.budget(user_api_key_dict, await spend.aread()),
-            health=self._people.health(user_api_key_dict, await self._health(policy, redis_health)),
+            budget=budget,
+            health=health,
             threshold=self.sovereignty.current,
         )
         large = sum(map(len, all_texts(data))) > policy.config.privacy.offload_scan_chars
@@ -257,6 +262,8 @@ class RoutingHook(CustomLogger):
             data["disable_fallbacks"] = True
             for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
                 data.pop(key, None)
+        if self._cascade is not None:
+            self._cascade.arm(policy, data, decision, budget, health, call_type in CHAT_CALL_TYPES)
         return data
 
     @staticmethod
@@ -272,6 +279,12 @@ class RoutingHook(CustomLogger):
             fallbacks = litellm_shapes.capable_fallbacks(decision.model, groups, capable)
             if fallbacks is not None:
                 data["fallbacks"] = fallbacks
+
+    async def async_post_call_success_deployment_hook(self, request_data: dict, response: Any, call_type: Any) -> None:
+        """Inside the local attempt, before it is logged: the cascade judges its answer (router.cascade_hook)."""
+        if self._cascade is not None and isinstance(request_data, dict):
+            await self._cascade.on_local_answer(request_data, response)
+        return None
 
     async def async_post_call_failure_hook(
         self,
@@ -304,16 +317,25 @@ class RoutingHook(CustomLogger):
         return describe(exc, failed_tier(data, exc, policy), policy.config.endpoints)
 
     async def async_post_call_success_hook(self, data: dict, user_api_key_dict: Any, response: Any) -> Any:
-        """An embedding answer in the client's encoding_format, checked (router.litellm_embeddings)."""
+        """The answer the client gets: an embedding in its encoding_format, checked (router.litellm_embeddings);
+        the strong answer when the cascade escalated (router.cascade_hook)."""
+        if not isinstance(data, dict):
+            return None
         try:
-            return litellm_embeddings.finish(data, response) if isinstance(data, dict) else None
+            finished = litellm_embeddings.finish(data, response)
         except EmbeddingRefusal as exc:
             raise refused(exc) from None
+        if finished is not None or self._cascade is None:
+            return finished
+        return self._cascade.final_response(data, response)
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict
     ) -> AsyncIterator[Any]:
-        """The stream as it comes; a tier that stops answering mid-stream ends it with the clean error."""
+        """The stream as it comes (held back by the cascade when it is armed); a tier that stops answering
+        mid-stream ends it with the clean error."""
+        if self._cascade is not None and isinstance(request_data, dict):
+            response = self._cascade.stream(response, request_data)
         try:
             async for chunk in response:
                 yield chunk
@@ -333,6 +355,8 @@ class RoutingHook(CustomLogger):
         metadata = litellm_shapes.routed_metadata(data)
         if metadata is None:
             return None
+        if self._cascade is not None:  # a held-back stream is judged before its first chunk and these headers
+            await self._cascade.prepare_stream(response, data)
         reasons = metadata.get("maximus_route_detail") or metadata.get("maximus_route_reasons") or []
         reason = "; ".join(str(r) for r in reasons)
         score = metadata.get("maximus_route_score")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router import capability_step, context_fit, vision
-from router.adapter import Adapter, hashed_terms
+from router.adapter import Adapter
 from router.budget import BudgetStatus, evaluate
 from router.capabilities import LocalModels
 from router.classifier import TierClassifier, TierScores
@@ -120,7 +120,7 @@ class RoutingPolicy:
         adapter = self.active_adapter
         if adapter is None:
             return NeedEstimate(shipped, shipped)
-        return NeedEstimate(round(self.need.probability(gain + adapter.delta(hashed_terms(text))), 4), shipped)
+        return NeedEstimate(round(self.need.probability(gain + adapter.text_delta(text)), 4), shipped)
 
     @property
     def active_adapter(self) -> Adapter | None:

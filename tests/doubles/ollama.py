@@ -4,7 +4,9 @@ It follows Ollama 0.12.6 (docs/api.md at tag v0.12.6, and the server's error tex
 server/images.go of that tag); docs/reference/ollama.md lists each behaviour, its section and what is not modelled.
 Routes: /api/version, /api/tags, /api/show (with `capabilities` per model), /api/chat (NDJSON stream by default,
 one object with stream false; `tools`, `format`, `think`), /api/embed and the legacy /api/embeddings, with Ollama's
-error bodies ({"error": "..."} with 400 or 404). The answer is made from the request (tests/doubles/ollama_content.py:
+error bodies ({"error": "..."} with 400 or 404). Log-probabilities (`logprobs`, `top_logprobs`) and
+the OpenAI-compatible /v1/chat/completions follow Ollama 0.12.11, the first version with them
+(tests/doubles/ollama_logprobs.py). The answer is made from the request (tests/doubles/ollama_content.py:
 the double has no model), and every request is recorded so that tests can tell which backend saw what:
 GET /_double/requests.
 
@@ -36,6 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tests.doubles import ollama_content as content
+from tests.doubles import ollama_logprobs
 from tests.doubles.ollama_content import tag as _tag
 
 OLLAMA_VERSION = "0.12.6"
@@ -88,6 +91,7 @@ class OllamaDouble:
         self.stall = STALL_OFF
         self.stall_after = MIDSTREAM_CHUNKS
         self.capability_overrides: dict[str, tuple[str, ...]] = {}
+        self.fixed_logprob: float | None = None  # PUT /_double/logprobs: every token's log-probability
 
     def capabilities(self, name: str) -> list[str]:
         return content.capabilities(name, self.capability_overrides)
@@ -228,6 +232,7 @@ class OllamaDouble:
             self.requests.clear()
             return {"cleared": True}
 
+        ollama_logprobs.add_routes(app, self)  # /v1/chat/completions and PUT /_double/logprobs (0.12.11)
         return app
 
     async def _json(self, request: Request) -> tuple[dict[str, Any], JSONResponse | None]:
@@ -278,6 +283,8 @@ class OllamaDouble:
     async def _chat(self, body: dict[str, Any], stall_after: int | None = None, request: Request | None = None) -> Any:
         """The answer; with `stall_after` (and the `request` to watch), a stream of that many chunks, then silence."""
         name = body.get("model")
+        if ollama_logprobs.check(body):  # checked before the model (server/routes.go ChatHandler, v0.12.11)
+            return _error(400, ollama_logprobs.TOP_LOGPROBS_ERROR)
         if not name:
             return _error(400, "model is required")
         if _tag(name) not in self.models:
@@ -309,25 +316,40 @@ class OllamaDouble:
             "eval_count": content.count_tokens(answer + thinking) + 10 * len(calls),
             "eval_duration": 700_000,
         }
+        logprobs, top = ollama_logprobs.wanted(body)
+        tokens = ollama_logprobs.entries(name, _words(answer), top, self.fixed_logprob) if logprobs else []
         if body.get("stream") is False:
             final["message"].update(_message(answer, thinking, calls))
+            if tokens:
+                final["logprobs"] = tokens
             return final
-        chunks = self._stream(name, answer, thinking, calls, final)
+        chunks = self._stream(name, answer, thinking, calls, final, tokens)
         if stall_after is not None and request is not None:
             chunks = _stall_after(chunks, stall_after, request)
         return StreamingResponse(chunks, media_type="application/x-ndjson")
 
     async def _stream(
-        self, name: str, answer: str, thinking: str, calls: list[dict[str, Any]], final: dict[str, Any]
+        self,
+        name: str,
+        answer: str,
+        thinking: str,
+        calls: list[dict[str, Any]],
+        final: dict[str, Any],
+        logprobs: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[bytes]:
         """Thinking chunks first, then content chunks word by word, a tool call in one chunk of its own, then the
         final object with the counts (docs/api.md: "Chat request (Streaming with tools)")."""
         pieces = [("thinking", p) for p in _words(thinking)] + [("content", p) for p in _words(answer)]
+        content_index = 0
         for field, piece in pieces:
             message = {"role": "assistant", "content": piece if field == "content" else ""}
             if field == "thinking":
                 message["thinking"] = piece
-            yield _line({"model": name, "created_at": _now(), "message": message, "done": False})
+            line = {"model": name, "created_at": _now(), "message": message, "done": False}
+            if field == "content" and logprobs and content_index < len(logprobs):
+                line["logprobs"] = [logprobs[content_index]]  # each chunk its own tokens' entries (0.12.11)
+            content_index += field == "content"
+            yield _line(line)
             if self.delay_per_chunk:
                 await asyncio.sleep(self.delay_per_chunk)
         if calls:

@@ -143,3 +143,19 @@ def test_the_exported_adapter_scores_as_the_fitted_scikit_learn_model() -> None:
     unseen = [label_vector(t) for t in _questions(HARD)[40:60] + _questions("anatomy")[:20]]
     expected = fitted.predict(rows([{"x": x} for x in unseen]).terms)
     assert np.allclose([adapter.vector_delta(x) for x in unseen], expected, atol=1e-4)
+
+
+def test_the_decision_path_scores_a_text_as_its_stored_label_vector() -> None:
+    """router.adapter.text_delta (arrays, the gateway's path) against delta on hashed_terms (the labels' path)."""
+    from router.adapter import Adapter, hashed_buckets, hashed_terms
+    from router.adapter_train import export
+
+    texts = _questions(HARD)[:40] + _questions(EASY)[:40]
+    labels = [{"x": label_vector(t), "local_ok": i < 40, "strong_ok": True} for i, t in enumerate(texts)]
+    data = rows(labels)
+    adapter = Adapter(
+        threshold=0.5, guard={}, labels=80, created=0.0, id="t", **export(fit_models(data, np.arange(80), 2.0), data)
+    )
+    for text in [*_questions(HARD)[40:60], "", "!!!", "naïve café " * 300]:
+        assert list(hashed_buckets(text)) == sorted(hashed_terms(text))
+        assert adapter.text_delta(text) == pytest.approx(adapter.delta(hashed_terms(text)), abs=1e-12)

@@ -99,7 +99,8 @@ def summary(stats: dict[str, Any]) -> Group:
     fallbacks = ", ".join(f"{k}: {v}" for k, v in sorted(stats["fallbacks"].items())) or "none"
     pins = ", ".join(f"{k}: {v}" for k, v in sorted(stats["privacy_pins"].items())) or "none"
     lines.append(f"Fallbacks {fallbacks}   Privacy pins {pins}\n")
-    lines.append(embeddings_line(stats))
+    lines.append(embeddings_line(stats) + "\n")
+    lines.append(learning_line(stats.get("learning") or {}))
     used = min(budget["used"] or 0.0, 1.0)
     bar = ProgressBar(total=1.0, completed=used, complete_style="red" if used >= 0.8 else "green")
     return Group(lines, bar)
@@ -113,6 +114,33 @@ def embeddings_line(stats: dict[str, Any]) -> str:
         f"Embeddings  {answered} answered ({row.get('sovereign', 0)} on the machine), {row.get('failures', 0)} failed, "
         f"{row.get('tokens', 0):,} tokens"
     )
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def learning_line(learning: dict[str, Any]) -> Text:
+    """Labels collected by source, the adapter and the guard's verdict, the cascade's escalations."""
+    labels = learning.get("labels") or {}
+    counts = ", ".join(f"{source}: {n}" for source, n in labels.items() if n) or "none"
+    line = Text(f"Learning  labels {counts}   adapter ")
+    adapter = learning.get("adapter")
+    if adapter is None:
+        line.append("none (the shipped need model decides)")
+    else:
+        line.append(adapter["verdict"], style="green" if adapter["verdict"] == "used" else "yellow")
+        line.append(
+            f" ({adapter['labels']} labels, age {_age(adapter.get('age_s'))}, held-back APGR "
+            f"{adapter.get('adapted_apgr')} against the shipped {adapter.get('shipped_apgr')})"
+        )
+    line.append(f"   cascade escalations {learning.get('cascade_escalations', 0)}")
+    return line
 
 
 def people_table(stats: dict[str, Any]) -> Table:

@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from maximus_kernel.exception_text import describe
-from tracker import people
+from tracker import learning, people
 from tracker.accounting import Resolved
 from tracker.events import APIS
 from tracker.settings import Settings
@@ -136,6 +136,7 @@ class DurableTotalsCollector(Collector):
         self.client = client
         self.settings = settings
         self.known = known_fields(settings, tier_map)
+        self.learned: dict[str, Any] = {}
 
     def describe(self) -> list[Metric]:
         return []  # collected at scrape time only (no Redis call at registration)
@@ -146,11 +147,15 @@ class DurableTotalsCollector(Collector):
             pipe.hgetall(TOTALS_KEY)
             pipe.hgetall(month_key(time.time()))
             pipe.lrange(RECENT_KEY, 0, self.settings.sovereignty_window - 1)
-            totals, month, recent = pipe.execute()
+            pipe.eval(learning.COUNT_SOURCES_SCRIPT, 1, self.settings.labels_key)
+            pipe.hgetall(self.settings.adapter_meta_key)
+            totals, month, recent, labels, adapter = pipe.execute()
         except (redis.RedisError, OSError) as exc:
             log.warning("durable totals unavailable: %s", describe(exc))
             return None
-        return decode_hash(totals), decode_hash(month), recent_share(recent)[0]
+        totals = decode_hash(totals)
+        self.learned = learning.figures(learning.label_counts(labels), learning.adapter_summary(adapter), totals)
+        return totals, decode_hash(month), recent_share(recent)[0]
 
     def collect(self) -> Iterator[Metric]:
         read = self._read()
@@ -193,6 +198,7 @@ class DurableTotalsCollector(Collector):
         saved.add_metric([], totals.get("saved_usd", 0.0))
         yield saved
         yield from people_metrics(totals, month, self.settings.user_labels)
+        yield from learning.metrics(self.learned)
 
 
 def people_metrics(totals: Mapping[str, float], month: Mapping[str, float], cap: int) -> Iterator[Metric]:

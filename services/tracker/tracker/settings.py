@@ -47,6 +47,8 @@ class Settings:
     sovereignty_target: float = 0.9  # read from the router's routing.yaml: one figure for both services
     sovereignty_window: int = 500  # routing.yaml sovereignty_online.window: recent answers kept for the live share
     user_labels: int = 50  # people with their own Prometheus `user` label; the rest are "other"
+    labels_key: str = "maximus:labels"  # routing.yaml learning.labels_key: the router's labels (tracker.learning)
+    adapter_meta_key: str = "maximus:adapter:meta"  # learning.adapter_key + ":meta": the stored adapter's summary
 
 
 def _price(raw: Any) -> Price:
@@ -84,6 +86,17 @@ def _sovereignty(path: Path, defaults: Settings) -> tuple[float, int]:
     return target, max(1, int(online.get("window", defaults.sovereignty_window)))
 
 
+def _learning_keys(path: Path, defaults: Settings) -> tuple[str, str]:
+    """The router's label list and adapter summary keys (routing.yaml learning), for tracker.learning."""
+    if not path.is_file():
+        return defaults.labels_key, defaults.adapter_meta_key
+    with path.open(encoding="utf-8") as handle:
+        learning = (yaml.safe_load(handle) or {}).get("learning") or {}
+    adapter = learning.get("adapter_key")
+    meta = f"{adapter}:meta" if adapter else defaults.adapter_meta_key
+    return str(learning.get("labels_key", defaults.labels_key)), meta
+
+
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     """Environment wins: MAXIMUS_REDIS_URL or REDIS_URL, MAXIMUS_SPOOL_DIR, TRACKER_AUDIT_DIR,
     MAXIMUS_BUDGET_USD or MAXIMUS_MONTHLY_BUDGET_USD (0 = no cap)."""
@@ -94,6 +107,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     redis_cfg, spool, audit = raw.get("redis") or {}, raw.get("spool") or {}, raw.get("audit") or {}
     defaults = Settings()
     target, window = _sovereignty(routing_config_path(env), defaults)
+    labels_key, adapter_meta_key = _learning_keys(routing_config_path(env), defaults)
     spool_dir, audit_dir = spool.get("dir", defaults.spool_dir), audit.get("dir", defaults.audit_dir)
     return Settings(
         redis_url=env.get("MAXIMUS_REDIS_URL") or env.get("REDIS_URL") or redis_cfg.get("url", defaults.redis_url),
@@ -120,4 +134,6 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         sovereignty_target=target,
         sovereignty_window=window,
         user_labels=max(0, int((raw.get("users") or {}).get("max_labels", defaults.user_labels))),
+        labels_key=labels_key,
+        adapter_meta_key=adapter_meta_key,
     )

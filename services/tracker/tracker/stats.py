@@ -10,7 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from maximus_kernel.team_keys import KEYS_KEY, NAMES_KEY, KeyRecord
-from tracker import people
+from tracker import learning, people
 from tracker.metrics import sovereignty_ratio
 from tracker.settings import Settings
 from tracker.tiers import SOVEREIGN_TIERS, TIERS
@@ -85,10 +85,13 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
     pipe.hgetall(month_key(now))
     hour_keys = last_hour_keys(24, now)
     pipe.lrange(RECENT_KEY, 0, settings.sovereignty_window - 1)
+    pipe.eval(learning.COUNT_SOURCES_SCRIPT, 1, settings.labels_key)
+    pipe.hgetall(settings.adapter_meta_key)
     for key in hour_keys:
         pipe.hgetall(key)
     raw = await pipe.execute()
-    totals, month, hours = decode_hash(raw[0]), decode_hash(raw[1]), [decode_hash(h) for h in raw[3:]]
+    totals, month, hours = decode_hash(raw[0]), decode_hash(raw[1]), [decode_hash(h) for h in raw[5:]]
+    learned = learning.figures(learning.label_counts(raw[3]), learning.adapter_summary(raw[4], now), totals)
     recent, recent_answers = recent_share(raw[2])
     tiers = _tiers(totals)
     answered = sum(row["requests"] for row in tiers.values())
@@ -127,6 +130,7 @@ async def build_stats(client: aioredis.Redis, settings: Settings, now: float | N
         "route_decisions": _labelled(totals, "route"),
         "privacy_pins": _labelled(totals, "pin"),
         "people": {name: _person_row(row) for name, row in sorted(people.collect(totals, month).items())},
+        "learning": learned,
     }
 
 
