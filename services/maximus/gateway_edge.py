@@ -7,7 +7,8 @@ LiteLLM reads anything, every request it must not see:
 - 503 for a team key while the key store cannot be read (fails closed; the master key still works);
 - 413 for a JSON body over the size limit (read no further than the limit);
 - 400 with an OpenAI error naming the field for a body that breaks router.validation's contract (LiteLLM parses
-  bodies before any hook runs: a JSON array is its plain-text 500).
+  bodies before any hook runs: a JSON array is its plain-text 500);
+- POST /v1/maximus/feedback, answered here (maximus.feedback_route) under the key that made the request.
 
 Rules live in router.validation, limits and routes in litellm/gateway.yaml. No framework imports: plain ASGI.
 """
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from maximus import team_auth
+from maximus import feedback_route, team_auth
 from maximus.stack import REPO_ROOT
 from router.request import MalformedRequest
 from router.validation import (
@@ -145,6 +146,9 @@ class GatewayEdge:
             if refusal is not None:
                 await send_error(send, *refusal)
                 return
+        if scope["path"] == feedback_route.PATH:
+            await self._feedback(scope, headers, receive, send)
+            return
         if scope["method"] not in BODY_METHODS or not self._is_json(headers):
             await self.app(scope, receive, send)
             return
@@ -155,6 +159,13 @@ class GatewayEdge:
             await send_error(send, *refusal)
             return
         await self.app(scope, _replay(raw, receive), send)
+
+    async def _feedback(self, scope: Scope, headers: Mapping[str, str], receive: Receive, send: Send) -> None:
+        raw, refusal = await self._read_body(headers, receive)
+        if refusal is None:
+            caller = self._caller(scope, headers)
+            refusal = await feedback_route.handle(caller.name, caller.admin, scope["method"], raw)
+        await send_error(send, *refusal)
 
     def _is_open(self, scope: Scope, headers: Mapping[str, str]) -> bool:
         if scope["path"] in self.settings.open_paths:

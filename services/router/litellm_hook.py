@@ -41,6 +41,7 @@ from router.redis_reads import BackgroundRedisRead
 from router.request import MalformedRequest, all_texts, check_request
 from router.sovereignty import Outcome, ThresholdController, tracker_share_reader
 from router.tier_errors import TierFailure, describe, last_fallback, openai_error
+from router.traffic_labels import TrafficLabels, with_request_id
 
 log = logging.getLogger("maximus.router")
 
@@ -143,6 +144,7 @@ class RoutingHook(CustomLogger):
         self._tracker_share: BackgroundRedisRead | None = None
         self._people: PersonLimits | None = None
         self._adapter: AdapterReader | None = None
+        self._traffic: TrafficLabels | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -156,6 +158,7 @@ class RoutingHook(CustomLogger):
             if config.online.enabled and config.online.follow_tracker:
                 self._tracker_share = tracker_share_reader(config.online, url, config.budget.timeout_s)
             self._adapter = AdapterReader(config.learning, url)
+            self._traffic = TrafficLabels(policy)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -216,6 +219,7 @@ class RoutingHook(CustomLogger):
                 "private_data_not_local",
             )
         data["model"] = decision.model
+        self._traffic.note(data, decision, user_api_key_dict)  # x-maximus-request-id; its record in the background
         if decision.pinned_local:
             data["disable_fallbacks"] = True
             for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
@@ -279,7 +283,16 @@ class RoutingHook(CustomLogger):
             TIER_HEADER: str(metadata["maximus_tier"]),
             REASON_HEADER: _NOT_HEADER_SAFE.sub("?", reason[:300]),
             SCORE_HEADER: f"{score:.4f}" if isinstance(score, (int, float)) else "null",
+            **with_request_id(metadata),
         }
+
+    async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        """A local answer may be shadowed (router.traffic_labels): decided here, done in the background."""
+        if self._traffic is not None and isinstance(kwargs, dict):
+            try:
+                self._traffic.answered(kwargs, response_obj)
+            except Exception as exc:  # labels never break an answer
+                log.warning("shadow judging skipped: %s", type(exc).__name__)
 
 
 proxy_hook = RoutingHook()
