@@ -327,12 +327,28 @@ def _power_bodies(traffic: Traffic) -> list[dict[str, Any]]:
     return [r["body"] for r in traffic.power.requests()]
 
 
-def test_shadow_judging_labels_a_local_answer_in_the_background(fresh: Traffic) -> None:
+def _local_answer(traffic: Traffic, text: str, streaming: bool) -> tuple[str, str]:
+    """(request id, answer text) of a local answer, streamed or not."""
+    if not streaming:
+        response = ask(traffic.shadowing, traffic.keys["alice"], text)
+        return response.headers["x-maximus-request-id"], response.json()["choices"][0]["message"]["content"]
+    body = {"model": "max-buddy", "stream": True, "messages": [{"role": "user", "content": text}]}
+    url = f"{traffic.shadowing.openai_base_url}/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=_headers(traffic.keys["alice"]), timeout=60) as response:
+        assert response.status_code == 200
+        lines = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]", "the stream ended while the strong tier held the shadow call"
+    pieces = [json.loads(line)["choices"] for line in lines[:-1]]
+    text_out = "".join(c[0]["delta"].get("content") or "" for c in pieces if c)
+    return response.headers["x-maximus-request-id"], text_out
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["json", "stream"])
+def test_shadow_judging_labels_a_local_answer_in_the_background(fresh: Traffic, streaming: bool) -> None:
     fresh.power.hold(True)  # the strong tier answers nothing until released: a client waiting on it would hang
-    text = "what is the tallest mountain in africa"
-    response = ask(fresh.shadowing, fresh.keys["alice"], text)
-    assert response.json()["choices"][0]["message"]["content"].startswith("Local answer")
-    request_id = response.headers["x-maximus-request-id"]
+    text = f"what is the tallest mountain in africa ({'streamed' if streaming else 'whole'})"
+    request_id, answer = _local_answer(fresh, text, streaming)
+    assert answer.startswith("Local answer")
     assert until(lambda: len(_power_bodies(fresh)) == 1), "the shadow call reached the strong tier"
     assert stored(fresh) == [], "no label while the strong tier has not answered"
     assert _power_bodies(fresh)[0]["messages"] == [{"role": "user", "content": text}]
@@ -341,7 +357,7 @@ def test_shadow_judging_labels_a_local_answer_in_the_background(fresh: Traffic) 
     assert stored(fresh) == [expected(text, request_id, "judge", False, True)]
     judge = _power_bodies(fresh)[1]["messages"]
     assert "[[B]]" in judge[0]["content"] and text in judge[1]["content"]
-    assert response.json()["choices"][0]["message"]["content"] in judge[1]["content"]
+    assert answer in judge[1]["content"]
     assert int(fresh.client.get(day_key(LEARNING))) == 1
 
 
