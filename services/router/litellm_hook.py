@@ -9,8 +9,9 @@
   for the tracker. A tier that stalls after the first chunks ends the stream with the same clean error as LiteLLM's
   SSE error event (`data: {"error": {...}}`): the streaming iterator hook replaces LiteLLM's exception, whose text
   names its classes, with a TierStreamFailure that the proxy turns into that event.
-- response headers: x-maximus-tier, x-maximus-route-reason and x-maximus-route-score on streaming and
-  non-streaming answers.
+- response headers: x-maximus-tier, x-maximus-route-reason, x-maximus-route-score and x-maximus-request-id on
+  streaming and non-streaming answers; the request's record, re-asks and shadow judging run in the background
+  (router.traffic_labels).
 - the sovereignty target: the need threshold of each decision comes from router.sovereignty.ThresholdController,
   fed with this process's own decisions and with the tracker's observed local share, which a background task
   re-reads from Redis (no Redis round trip in the request path).
