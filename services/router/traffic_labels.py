@@ -16,9 +16,11 @@ strong tier's deployments, no fallbacks), tagged maximus_internal and maximus_pa
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from maximus_kernel.team_keys import ADMIN_NAME
@@ -37,6 +39,7 @@ REQUEST_ID_META = "maximus_request_id"
 INTERNAL_META = "maximus_internal"  # the tracker's tag of a Maximus service's own sub-request
 PARENT_META = "maximus_parent"
 MAX_TASKS = 256  # background label tasks at once; past it new ones are dropped (labels are best effort)
+REDIS_THREADS = 2  # their own threads: a Redis that times out never starves the event loop's default pool
 
 
 def is_private(decision: Decision) -> bool:
@@ -74,6 +77,17 @@ class TrafficLabels:
         self.labels = LabelStore(self.client, self.config)
         self.gate = ShadowGate(self.client, self.config)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pool = ThreadPoolExecutor(max_workers=REDIS_THREADS, thread_name_prefix="maximus-labels")
+        self._failing = False  # one warning per Redis outage, not one per request
+
+    async def _run(self, work: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(work, *args))
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        if not self._failing:
+            log.warning("%s: %s (labels paused until it works again)", what, type(exc).__name__)
+        self._failing = True
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         if len(self._tasks) >= MAX_TASKS:
@@ -104,9 +118,10 @@ class TrafficLabels:
         self, request_id: str, person: str, tier: str, local: bool, private: bool, text: str, data: dict[str, Any]
     ) -> None:
         try:
-            await asyncio.to_thread(self._record_now, request_id, person, tier, local, private, text, _turns(data))
+            await self._run(self._record_now, request_id, person, tier, local, private, text, _turns(data))
+            self._failing = False
         except Exception as exc:  # labels are best effort: never a request's failure, never its text in a log
-            log.warning("request record not written: %s", type(exc).__name__)
+            self._warn("request record not written", exc)
 
     def _record_now(
         self, request_id: str, person: str, tier: str, local: bool, private: bool, text: str, turns: int
@@ -151,7 +166,7 @@ class TrafficLabels:
 
     async def _shadow(self, request_id: str, messages: list[Any], local_answer: str) -> None:
         try:
-            if not await asyncio.to_thread(self.gate.take_daily):
+            if not await self._run(self.gate.take_daily):
                 return
             strong = answer_text(await self._ask(messages, "shadow", request_id))
             question = last_user_text({"messages": messages})
@@ -160,9 +175,9 @@ class TrafficLabels:
             judged = answer_text(await self._ask(judge_messages(question, local_answer, strong), "judge", request_id))
             verdict = parse_verdict(judged)
             if verdict is not None:
-                await asyncio.to_thread(self._judged, request_id, *verdict_outcome(verdict))
+                await self._run(self._judged, request_id, *verdict_outcome(verdict))
         except Exception as exc:
-            log.warning("shadow judging of a local answer failed: %s", type(exc).__name__)
+            self._warn("shadow judging of a local answer failed", exc)
 
     async def _ask(self, messages: list[Any], purpose: str, request_id: str) -> Any:
         from litellm.proxy.proxy_server import llm_router
