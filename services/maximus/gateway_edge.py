@@ -10,6 +10,7 @@ LiteLLM reads anything, every request it must not see:
   bodies before any hook runs: a JSON array is its plain-text 500);
 - on Anthropic's routes: every refusal and every LiteLLM error in Anthropic's shape, without LiteLLM's text, and
   /v1/messages/count_tokens answered from a local estimate (maximus.anthropic_edge).
+- POST /v1/maximus/feedback, answered here (maximus.feedback_route) under the key that made the request.
 
 Rules live in router.validation, limits and routes in litellm/gateway.yaml. No framework imports: plain ASGI.
 """
@@ -27,7 +28,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from maximus import anthropic_edge, team_auth
+from maximus import anthropic_edge, feedback_route, team_auth
 from maximus.stack import REPO_ROOT
 from maximus_kernel import error_scope
 from router.request import MalformedRequest
@@ -152,6 +153,9 @@ class GatewayEdge:
             if refusal is not None:
                 await send_error(send, *refusal)
                 return
+        if scope["path"] == feedback_route.PATH:
+            await self._feedback(scope, headers, receive, send)
+            return
         anthropic = _matches(self.settings.anthropic_paths, scope["path"])
         if scope["method"] not in BODY_METHODS or not self._is_json(headers):
             await self._serve(scope, receive, send, anthropic)
@@ -178,6 +182,13 @@ class GatewayEdge:
             await self.app(scope, receive, anthropic_edge.reshaping_send(send, slot))
         finally:
             error_scope.close_scope(token)
+
+    async def _feedback(self, scope: Scope, headers: Mapping[str, str], receive: Receive, send: Send) -> None:
+        raw, refusal = await self._read_body(headers, receive)
+        if refusal is None:
+            caller = self._caller(scope, headers)
+            refusal = await feedback_route.handle(caller.name, caller.admin, scope["method"], raw)
+        await send_error(send, *refusal)
 
     def _is_open(self, scope: Scope, headers: Mapping[str, str]) -> bool:
         if scope["path"] in self.settings.open_paths:

@@ -145,6 +145,17 @@ class LearningConfig:
     alpha: float = 2.0  # the ridge penalty of the adapter (router.adapter_train)
     seed: int = 0
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    # Labels from the gateway's own traffic (router.traffic_labels): what each answered request was decided as,
+    # kept briefly for feedback and re-asks; re-asks; shadow judging (off unless shadow_share > 0).
+    requests_key: str = "maximus:requests"  # "<key>:<request id>" per request, "<key>" the bounded index
+    request_ttl_s: int = 3600  # how long a request id answers feedback
+    max_requests: int = 20000  # at most this many request records at once (the oldest go first)
+    reask_window_s: int = 600  # a strong-tier re-ask this soon after a local answer labels it insufficient
+    reask_max_per_person: int = 200  # local answers remembered per person for re-asks
+    shadow_share: float = 0.0  # share of non-private local answers also sent to the strong tier and judged
+    shadow_max_per_day: int = 50  # at most this many shadowed requests per UTC day, across gateway processes
+    shadow_tier: str = "power"  # the strong tier that answers and judges
+    shadow_key: str = "maximus:shadow:{day}"  # the day's counter ({day}: YYYY-MM-DD, UTC)
 
 
 @dataclass(frozen=True)
@@ -330,7 +341,17 @@ def _learning(raw: dict[str, Any]) -> LearningConfig:
         alpha=float(raw.get("alpha", defaults.alpha)),
         seed=int(raw.get("seed", defaults.seed)),
         cascade=_cascade(raw.get("cascade") or {}),
+        requests_key=str(raw.get("requests_key", defaults.requests_key)),
+        request_ttl_s=int(raw.get("request_ttl_s", defaults.request_ttl_s)),
+        max_requests=int(raw.get("max_requests", defaults.max_requests)),
+        reask_window_s=int(raw.get("reask_window_s", defaults.reask_window_s)),
+        reask_max_per_person=int(raw.get("reask_max_per_person", defaults.reask_max_per_person)),
+        shadow_share=float(raw.get("shadow_share", defaults.shadow_share)),
+        shadow_max_per_day=int(raw.get("shadow_max_per_day", defaults.shadow_max_per_day)),
+        shadow_tier=str(raw.get("shadow_tier", defaults.shadow_tier)),
+        shadow_key=str(raw.get("shadow_key", defaults.shadow_key)),
     )
+    _check_traffic(cfg)
     if cfg.max_labels < 1 or cfg.refresh_s <= 0 or cfg.guard_folds < 2 or cfg.guard_repeats < 1 or cfg.alpha <= 0:
         raise ValueError("learning: max_labels >= 1, refresh_s > 0, guard_folds >= 2, guard_repeats >= 1, alpha > 0")
     return cfg
@@ -354,6 +375,17 @@ def _cascade(raw: dict[str, Any]) -> CascadeConfig:
     if not 0.0 <= cfg.escalate_share <= 1.0 or cfg.window < 1 or cfg.min_samples < 1 or cfg.stream_prefix_tokens < 1:
         raise ValueError("learning.cascade: escalate_share within 0..1, window, min_samples, stream_prefix_tokens >= 1")
     return cfg
+
+
+def _check_traffic(cfg: LearningConfig) -> None:
+    if cfg.request_ttl_s < 1 or cfg.max_requests < 1 or cfg.reask_window_s < 0 or cfg.reask_max_per_person < 1:
+        raise ValueError(
+            "learning: request_ttl_s >= 1, max_requests >= 1, reask_window_s >= 0, reask_max_per_person >= 1"
+        )
+    if not 0.0 <= cfg.shadow_share <= 1.0 or cfg.shadow_max_per_day < 0:
+        raise ValueError("learning: shadow_share within 0..1, shadow_max_per_day >= 0")
+    if cfg.shadow_tier not in TIERS or cfg.shadow_tier in ("local", "vision"):
+        raise ValueError(f"learning.shadow_tier must be a strong tier (power, creative), not {cfg.shadow_tier!r}")
 
 
 def _target(raw: dict[str, Any]) -> float:

@@ -11,8 +11,9 @@
   names its classes, with a TierStreamFailure that the proxy turns into that event.
 - embeddings (call type aembedding): router.embeddings decides, router.litellm_embeddings rewrites the request,
   encodes a base64 answer and cleans an Ollama error; the headers and the tracker's event are the chat ones.
-- response headers: x-maximus-tier, x-maximus-route-reason and x-maximus-route-score on streaming and
-  non-streaming answers.
+- response headers: x-maximus-tier, x-maximus-route-reason, x-maximus-route-score and x-maximus-request-id on
+  streaming and non-streaming answers; the request's record, re-asks and shadow judging run in the background
+  (router.traffic_labels).
 - the sovereignty target: the need threshold of each decision comes from router.sovereignty.ThresholdController,
   fed with this process's own decisions and with the tracker's observed local share, which a background task
   re-reads from Redis (no Redis round trip in the request path).
@@ -49,6 +50,7 @@ from router.request import MalformedRequest, all_texts, check_request
 from router.request_view import view_of
 from router.sovereignty import Outcome, ThresholdController, tracker_share_reader
 from router.tier_errors import TierFailure, describe, last_fallback, openai_error
+from router.traffic_labels import TrafficLabels, with_request_id
 
 log = logging.getLogger("maximus.router")
 
@@ -159,6 +161,7 @@ class RoutingHook(CustomLogger):
         self._adapter: AdapterReader | None = None
         self._capabilities: CapabilityReader | None = None
         self._cascade: Cascade | None = None  # router.cascade_hook, when learning.cascade.enabled
+        self._traffic: TrafficLabels | None = None
 
     def _state(self) -> tuple[RoutingPolicy, SpendReader, RedisTierHealth]:
         if self._policy is None:
@@ -174,6 +177,7 @@ class RoutingHook(CustomLogger):
             self._adapter = AdapterReader(config.learning, url)
             self._capabilities = litellm_shapes.capability_reader(policy)
             self._cascade = Cascade(config.learning.cascade) if config.learning.cascade.enabled else None
+            self._traffic = TrafficLabels(policy)
             self._policy = policy
         return self._policy, self._spend, self._redis_health
 
@@ -258,6 +262,7 @@ class RoutingHook(CustomLogger):
             )
         data["model"] = decision.model
         self._capable_fallbacks(data, decision, view, snapshot, policy)
+        self._traffic.note(data, metadata, decision, user_api_key_dict)  # x-maximus-request-id; record in background
         if decision.pinned_local:
             data["disable_fallbacks"] = True
             for key in ("fallbacks", "context_window_fallbacks", "default_fallbacks"):
@@ -364,7 +369,16 @@ class RoutingHook(CustomLogger):
             TIER_HEADER: str(metadata["maximus_tier"]),
             REASON_HEADER: _NOT_HEADER_SAFE.sub("?", reason[:300]),
             SCORE_HEADER: f"{score:.4f}" if isinstance(score, (int, float)) else "null",
+            **with_request_id(metadata),
         }
+
+    async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        """A local answer may be shadowed (router.traffic_labels): decided here, done in the background."""
+        if self._traffic is not None and isinstance(kwargs, dict):
+            try:
+                self._traffic.answered(kwargs, response_obj)
+            except Exception as exc:  # labels never break an answer
+                log.warning("shadow judging skipped: %s", type(exc).__name__)
 
 
 proxy_hook = RoutingHook()

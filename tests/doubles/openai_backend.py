@@ -6,14 +6,17 @@ records every request so that tests can assert what a backend saw (GET /_double/
 fallbacks: `--fail-status 503` makes every completion fail with an OpenAI error body; without it, a requested
 model whose name contains "fail" answers 503 with that body, so one double can serve healthy and failing groups
 at once. Usage counts words (prompt and answer); `--usage PROMPT,COMPLETION` reports fixed counts instead, for
-exact token assertions.
+exact token assertions. `--reply TEXT` answers TEXT instead of its name. PUT /_double/hold {"on": true} holds
+every completion after recording it, until {"on": false}: a slow tier whose requests a test can see arrive (a
+client that waits on it would wait forever; one that does not, answers).
 
-Run: python -m tests.doubles.openai_backend --port 9999 --name cloud [--usage 11,5]
+Run: python -m tests.doubles.openai_backend --port 9999 --name cloud [--usage 11,5] [--reply TEXT]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import json
@@ -62,9 +65,13 @@ def _failure(name: str, model: str, fail_status: int | None) -> JSONResponse | N
     return JSONResponse({"error": error}, status_code=status)
 
 
-def create_app(name: str, fail_status: int | None = None, usage: tuple[int, int] | None = None) -> FastAPI:
+def create_app(
+    name: str, fail_status: int | None = None, usage: tuple[int, int] | None = None, reply: str | None = None
+) -> FastAPI:
     app = FastAPI()
     requests: list[dict[str, Any]] = []
+    released = asyncio.Event()
+    released.set()
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -74,10 +81,11 @@ def create_app(name: str, fail_status: int | None = None, usage: tuple[int, int]
     async def chat(request: Request) -> Any:
         body = await request.json()
         requests.append({"headers": dict(request.headers), "body": body})
+        await released.wait()
         failure = _failure(name, str(body.get("model", "")), fail_status)
         if failure is not None:
             return failure
-        answer = f"Answer from the {name} double."
+        answer = reply if reply is not None else f"Answer from the {name} double."
         counts = _usage(body.get("messages", []), answer, usage)
         created = int(time.time())
         if not body.get("stream"):
@@ -118,6 +126,12 @@ def create_app(name: str, fail_status: int | None = None, usage: tuple[int, int]
     @app.get("/_double/requests")
     async def recorded() -> list[dict[str, Any]]:
         return requests
+
+    @app.put("/_double/hold")
+    async def hold(request: Request) -> dict[str, bool]:
+        on = bool((await request.json()).get("on"))
+        released.clear() if on else released.set()
+        return {"held": on}
 
     @app.delete("/_double/requests")
     async def clear() -> dict[str, bool]:
@@ -163,8 +177,9 @@ def main() -> None:
     parser.add_argument("--name", default="cloud")
     parser.add_argument("--fail-status", type=int, default=None)
     parser.add_argument("--usage", type=_usage_pair, default=None, metavar="PROMPT,COMPLETION")
+    parser.add_argument("--reply", default=None)
     args = parser.parse_args()
-    app = create_app(args.name, args.fail_status, args.usage)
+    app = create_app(args.name, args.fail_status, args.usage, args.reply)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -71,6 +71,10 @@ class HttpDouble:
     def clear(self) -> None:
         httpx.delete(self.control_url, timeout=5)
 
+    def hold(self, on: bool) -> None:
+        """The OpenAI double only: hold every completion (recorded on arrival) until released."""
+        httpx.put(f"http://127.0.0.1:{self.port}/_double/hold", json={"on": on}, timeout=5).raise_for_status()
+
     def stall(self, mode: str, chunks: int | None = None) -> None:
         """The Ollama double only: "never" (accept, never answer), "headers" (headers, then nothing), "midstream"
         (the first `chunks` chunks of a stream, then nothing), "off"."""
@@ -90,15 +94,22 @@ def ollama_double(workdir: Path, models: str = "gemma3,llama3.1,embeddinggemma")
 
 @contextlib.contextmanager
 def openai_double(
-    workdir: Path, name: str, fail_status: int | None = None, usage: tuple[int, int] | None = None
+    workdir: Path,
+    name: str,
+    fail_status: int | None = None,
+    usage: tuple[int, int] | None = None,
+    reply: str | None = None,
 ) -> Iterator[HttpDouble]:
-    """tests/doubles/openai_backend.py; `usage` = fixed (prompt, completion) token counts in every answer."""
+    """tests/doubles/openai_backend.py; `usage` = fixed (prompt, completion) token counts in every answer, `reply`
+    the text of every answer."""
     port = free_port()
     cmd = [PYTHON, "-m", "tests.doubles.openai_backend", "--port", str(port), "--name", name]
     if fail_status:
         cmd += ["--fail-status", str(fail_status)]
     if usage:
         cmd += ["--usage", f"{usage[0]},{usage[1]}"]
+    if reply is not None:
+        cmd += ["--reply", reply]
     with running(cmd, log_path=workdir / f"{name}-double-{port}.log", health_url=f"http://127.0.0.1:{port}/v1/models"):
         yield HttpDouble(f"http://127.0.0.1:{port}/v1", port)
 
