@@ -42,6 +42,8 @@ class AccountState:
     fix: str | None = None  # logged out: what to run
     reason: str = ""  # the CLI's last word on it (shown to the client when no other account can answer)
     limits_in_a_row: int = 0  # usage limits without a reset time since its last answer: the back-off step
+    # When it was last marked: what a run or probe that began before then says is older than the mark.
+    marked_at: float = float("-inf")
 
     @property
     def name(self) -> str:
@@ -94,9 +96,14 @@ class AccountPool:
             return USAGE_LIMIT
         return None
 
-    def mark(self, state: AccountState, verdict: str, failure: Failure) -> None:
+    def mark(self, state: AccountState, verdict: str, failure: Failure, started_at: float | None = None) -> None:
+        """Marks the account used up or logged out. Runs that began together and hit the same limit count once:
+        one back-off step, not one per run."""
         now = self.clock()
-        state.reason = failure.message
+        started_at = now if started_at is None else started_at
+        if started_at < state.marked_at and state.state == (LOGIN_EXPIRED if verdict == LOGIN_EXPIRED else EXHAUSTED):
+            return
+        state.reason, state.marked_at = failure.message, now
         if verdict == LOGIN_EXPIRED:
             state.state, state.until, state.fix = LOGIN_EXPIRED, None, self.fix_for(state.account)
             return
@@ -113,25 +120,29 @@ class AccountPool:
         next(waits)  # the generator's first yield only primes it
         return float(next(itertools.islice(waits, step, None)))
 
-    def answered(self, state: AccountState, conversation: str | None) -> None:
-        """The account answered: active, and the conversation stays on it."""
-        state.state, state.until, state.fix, state.limits_in_a_row = ACTIVE, None, None, 0
+    def answered(self, state: AccountState, conversation: str | None, started_at: float | None = None) -> None:
+        """The account answered: active, and the conversation stays on it. An answer to a run that began before the
+        account was marked says nothing about the mark (the limit came after it), so the mark stays."""
+        if (self.clock() if started_at is None else started_at) >= state.marked_at:
+            state.state, state.until, state.fix, state.limits_in_a_row = ACTIVE, None, None, 0
         if conversation and self.rotation.sticky_conversations:
             self._sticky[conversation] = state.name
             self._sticky.move_to_end(conversation)
             while len(self._sticky) > self.rotation.sticky_conversations:
                 self._sticky.popitem(last=False)
 
-    def probed(self, name: str, authenticated: bool | None) -> None:
+    def probed(self, name: str, authenticated: bool | None, started_at: float) -> None:
         """What a readiness probe found: a logged-out account is marked before any request needs it; a fixed
-        one is back. A used-up account stays used up (a probe says nothing about its usage)."""
+        one is back. A used-up account stays used up (a probe says nothing about its usage), and a probe that
+        began before the account's last mark is older news than the mark."""
         state = next((s for s in self.states if s.name == name), None)
-        if state is None or authenticated is None or state.state == EXHAUSTED:
+        if state is None or authenticated is None or state.state == EXHAUSTED or started_at < state.marked_at:
             return
         if authenticated:
             state.state, state.fix = ACTIVE, None
         else:
             state.state, state.fix, state.reason = LOGIN_EXPIRED, self.fix_for(state.account), "not logged in"
+            state.marked_at = self.clock()
 
     def fix_for(self, account: Account) -> str:
         if not account.declared:

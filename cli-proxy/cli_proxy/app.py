@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -185,12 +185,23 @@ def _api_key() -> str | None:
     return key or None
 
 
+def known_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """What must never reach a client in an error: secret-looking variables, and the variables each account's
+    env_from names, whatever they are called (a login in WORK_LOGIN looks like no secret by its name)."""
+    env = os.environ if env is None else env
+    named = {
+        source for cli in settings.clis.values() for account in cli.accounts for source in account.env_from.values()
+    }
+    held = [env[source] for source in sorted(named) if len(env.get(source, "")) >= 8]
+    return env_secrets(env) + [v for cli in settings.clis.values() for v in env_secrets(cli.env)] + held
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     api_key = _api_key()
     settings = settings or load_settings()
     metrics = Metrics()
     proxy = CliProxy(settings, metrics)
-    secrets = env_secrets() + [v for cli in settings.clis.values() for v in env_secrets(cli.env)]
+    secrets = known_secrets(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

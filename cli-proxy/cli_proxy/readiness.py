@@ -49,7 +49,7 @@ def locate(executable: str, dirs: list[Path]) -> Path | None:
     return None
 
 
-AccountProbed = Callable[[str, str, bool | None], None]  # (cli, account, authenticated)
+AccountProbed = Callable[[str, str, bool | None, float], None]  # (cli, account, authenticated, probe started at)
 
 
 class Readiness:
@@ -139,9 +139,10 @@ class Readiness:
         for adapter in self.accounts[name]:
             home = adapter.probe_home(self.settings.state_dir)
             adapter.prepare_home(home)
+            started = time.time()
             authenticated, detail = await self.check_auth(adapter, path, home)
             if self.on_account:
-                self.on_account(name, adapter.account.name, authenticated)
+                self.on_account(name, adapter.account.name, authenticated, started)
             results.append((authenticated, detail))
         for wanted in (True, None):
             if found := next((r for r in results if r[0] is wanted), None):

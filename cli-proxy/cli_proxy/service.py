@@ -85,8 +85,8 @@ class CliProxy:
         accounts = self.settings.clis[cli].accounts
         return AccountPool(cli, accounts, self.settings.rotation, adapter.credential_env, adapter.login_hint)
 
-    def _account_probed(self, cli: str, account: str, authenticated: bool | None) -> None:
-        self.accounts[cli].probed(account, authenticated)
+    def _account_probed(self, cli: str, account: str, authenticated: bool | None, started_at: float) -> None:
+        self.accounts[cli].probed(account, authenticated, started_at)
 
     def target(self, model: str) -> Target:
         """The CLI behind `model`, found now (a CLI installed later is picked up): else 404."""
@@ -158,11 +158,11 @@ class CliProxy:
         while (state := pool.choose(conversation, tried)) is not None:
             tried.add(state.name)
             attempt = replace(target, adapter=self.account_adapters[(cli, state.name)])
-            answered, moved = False, False
+            answered, moved, started = False, False, pool.clock()
             async with aclosing(self._attempt(attempt, prompt, slot)) as events:
                 async for event in events:
                     answered = answered or isinstance(event, TextDelta)
-                    moved = self._account_outcome(pool, state, event, conversation) and not answered
+                    moved = self._account_outcome(pool, state, event, conversation, started) and not answered
                     if moved:
                         last = event  # type: ignore[assignment]
                         break
@@ -171,10 +171,12 @@ class CliProxy:
                 return
         yield pool.unavailable(last)
 
-    def _account_outcome(self, pool: AccountPool, state: AccountState, event: Event, conversation: str | None) -> bool:
+    def _account_outcome(
+        self, pool: AccountPool, state: AccountState, event: Event, conversation: str | None, started: float
+    ) -> bool:
         """Count what the account's run ended with; True when the failure was about the account."""
         if isinstance(event, Finished):
-            pool.answered(state, conversation)
+            pool.answered(state, conversation, started)
             self.metrics.account_requests.labels(pool.cli, state.name, "ok").inc()
         if not isinstance(event, Failure):
             return False
@@ -182,7 +184,7 @@ class CliProxy:
         self.metrics.account_requests.labels(pool.cli, state.name, verdict or "failed").inc()
         if verdict is None:
             return False
-        pool.mark(state, verdict, event)
+        pool.mark(state, verdict, event, started)
         row = next(r for r in pool.report() if r["name"] == state.name)
         said = f"used up until {row['until']}" if row["until"] else f"login expired; fix: {row['fix']}"
         log.warning("%s account %s %s: the next account takes over", pool.cli, state.name, said)

@@ -89,6 +89,36 @@ def test_without_a_reset_time_the_skip_grows_and_is_capped() -> None:
     assert work.until - clock.now == 60, "an answer starts the back-off again"
 
 
+def test_runs_that_began_before_a_limit_neither_lift_it_nor_count_it_twice() -> None:
+    accounts, clock = pool(backoff_first_s=60, backoff_factor=2, backoff_max_s=600)
+    work = accounts.states[0]
+    began = clock.now
+    clock.now += 5
+    accounts.mark(work, USAGE_LIMIT, NO_RESET, began)
+    clock.now += 1
+    accounts.mark(work, USAGE_LIMIT, NO_RESET, began)  # a second run of the same moment hits the same limit
+    assert work.until - clock.now == 59, "one limit, one back-off step"
+    accounts.answered(work, "talk", began)  # a run that began before the limit finishes its answer
+    assert accounts.report()[0]["state"] == EXHAUSTED, "an older answer does not lift a newer limit"
+    clock.now += 60
+    accounts.answered(work, None, clock.now)
+    accounts.mark(work, USAGE_LIMIT, NO_RESET, clock.now)
+    assert work.until - clock.now == 60, "a new run's answer does lift it, and starts the back-off again"
+
+
+def test_a_probe_that_began_before_a_login_expired_does_not_revive_it() -> None:
+    accounts, clock = pool()
+    work = accounts.states[0]
+    probe_began = clock.now
+    clock.now += 2
+    accounts.mark(work, LOGIN_EXPIRED, EXPIRED, clock.now)
+    accounts.probed("work", True, probe_began)
+    assert work.state == LOGIN_EXPIRED
+    clock.now += 1
+    accounts.probed("work", True, clock.now)
+    assert work.state == ACTIVE, "a later probe that finds a login brings it back"
+
+
 def test_an_expired_login_is_skipped_with_its_fix_and_tried_last() -> None:
     accounts, _ = pool()
     work, home = accounts.states

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from maximus import tiers
 from tests.cli_proxy.conftest import API_KEY, RunningProxy
@@ -103,10 +102,6 @@ def test_a_named_conversation_stays_on_its_account(proxy_factory: Callable, tmp_
         assert ask(proxy, "another session", **{"X-Session-Id": "s-2"}) == "Hello from fake Claude (work)."
 
 
-@pytest.mark.skip(
-    reason="order-dependent: run alone, a readiness probe of the fake CLI marks the expired account active again "
-    "before it is read (passes in the full suite); see the 2026-12-07 closing note"
-)
 def test_an_expired_login_is_marked_with_its_fix_and_skipped(proxy_factory: Callable, tmp_path: Path) -> None:
     work = account(tmp_path, "work", expired=True)
     home = account(tmp_path, "home")
