@@ -5,7 +5,9 @@
 2. Benign false-positive rate: the MMLU and MT-Bench prompts shipped in data/ (tests/router/benign_set.py), none
    of which is private; target at most 2% flagged. Flags are broken down by detector.
 3. Decision latency, guard included, on distinct 4,000-character prompts (no cache hits): p50 / p99 wall time,
-   beside the guard alone and a decision with the guard disabled (the baseline in the same run); target p99 2 ms.
+   beside the guard alone and a decision with the guard disabled (the baseline, interleaved prompt by prompt in
+   the same run); target p99 2 ms for the guard. A decision's own tail (the classifier, on prompts the need
+   score sends to a strong tier) is bench.router's figure.
 4. Adversarial prompts of up to megabytes of base64: the guard's time per request against a 4,000-character one,
    with the two caps that bound it: base64 decoded per scan (router.encoded_views) and the characters one
    request may hold before it is kept local unscanned (privacy.max_scan_chars).
@@ -19,6 +21,7 @@ import argparse
 import base64
 import collections
 import dataclasses
+import os
 import random
 import time
 from collections.abc import Callable
@@ -106,6 +109,8 @@ def benign_rate(guard: PrivacyGuard, prompts: list[str]) -> None:
 
 
 def latency(config: Any, pool: list[str], n: int) -> None:
+    """The three rows take turns prompt by prompt (each on its own fresh prompts), so that load from elsewhere on
+    the machine hits them alike; the guard's before/after is the decision without it and with it."""
     with_guard = RoutingPolicy(config)
     no_guard = RoutingPolicy(config)
     no_guard.guard = _NoGuard()  # type: ignore[assignment]
@@ -116,17 +121,31 @@ def latency(config: Any, pool: list[str], n: int) -> None:
         ("decision, guard off", lambda text: no_guard.decide(_body(text))),
     )
     print(f"Latency on {n:,} distinct {PROMPT_CHARS:,}-character prompts (fresh texts per row: no cache hits)")
-    for seed, (name, run) in enumerate(rows):
-        prompts = _long_prompts(pool, n + 50, seed)
-        for text in prompts[:50]:  # warm-up
+    prompts = [_long_prompts(pool, n + 50, seed) for seed in range(len(rows))]
+    for (_, run), texts in zip(rows, prompts, strict=True):
+        for text in texts[:50]:  # warm-up
             run(text)
-        times = [_cpu_timed(lambda text=text, run=run: run(text)) for text in prompts[50:]]
-        wall, cpu = [w for w, _ in times], [c for _, c in times]
+    times: list[list[tuple[float, float]]] = [[] for _ in rows]
+    for i in range(50, n + 50):
+        for k in range(len(rows)):
+            row = (i + k) % len(rows)  # each row goes first in turn
+            times[row].append(_cpu_timed(lambda run=rows[row][1], text=prompts[row][i]: run(text)))
+    p99: dict[str, float] = {}
+    for (name, _), measured in zip(rows, times, strict=True):
+        wall, cpu = [w for w, _ in measured], [c for _, c in measured]
+        p99[name] = _percentile(wall, 0.99)
         print(
-            f"  {name:20s} p50 {_percentile(wall, 0.5):.3f} ms, p99 {_percentile(wall, 0.99):.3f} ms "
+            f"  {name:20s} p50 {_percentile(wall, 0.5):.3f} ms, p99 {p99[name]:.3f} ms "
             f"(thread CPU p50 {_percentile(cpu, 0.5):.3f} ms, p99 {_percentile(cpu, 0.99):.3f} ms)"
-            + (f"; target p99 <= {P99_TARGET_MS:g} ms" if name == "decision + guard" else "")
         )
+    guard_p99 = p99["guard alone"]
+    verdict = "met" if guard_p99 <= P99_TARGET_MS else "MISSED"
+    print(
+        f"Privacy guard at {PROMPT_CHARS:,} characters: p99 {guard_p99:.3f} ms (target <= {P99_TARGET_MS:g} ms: "
+        f"{verdict}); decision p99 {p99['decision, guard off']:.3f} ms without the guard (before) -> "
+        f"{p99['decision + guard']:.3f} ms with it (after) (machine load {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores)"
+    )
 
 
 def adversarial(guard: PrivacyGuard, megabytes: list[float], cap: int) -> None:

@@ -297,3 +297,6 @@ def install(app: Any) -> None:
     """Adds the edge as the outermost middleware of a Starlette/FastAPI app that has not started yet."""
     app.add_middleware(GatewayEdge)
     team_auth.key_cache()  # the team keys' cache starts filling now, not on the first request
+    from maximus import deployment_state  # imports LiteLLM: kept out of this plain-ASGI module's import
+
+    deployment_state.install()  # LiteLLM's Prometheus callback sets the deployment state only (its cost cut)

@@ -7,7 +7,7 @@ import sys
 
 import uvicorn
 
-from maximus import environment, litellm_config
+from maximus import environment, litellm_config, litellm_env
 from maximus.stack import service
 
 # Python services and their ASGI app factories.
@@ -44,10 +44,7 @@ def exec_litellm(host: str, port: int) -> None:
     if not env.get("MAXIMUS_MASTER_KEY"):
         raise SystemExit("MAXIMUS_MASTER_KEY is not set: run `maximus up` once, or set it in .env")
     config = litellm_config.write(env, environment.run_dir() / "litellm" / "config.yaml")
-    # The price table ships with the package; without this start-up retries a download.
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    # We hand LiteLLM its whole environment; in its default DEV mode it would also read any .env it finds.
-    env.setdefault("LITELLM_MODE", "PRODUCTION")
+    env = litellm_env.gateway_environment(env)  # rendered first: the config reads REDIS_URL
     # One worker: the edge is installed on the app of this process (see maximus.gateway).
     argv = [sys.executable, "-m", "maximus.gateway", "--config", str(config), "--host", host, "--port", str(port)]
     os.execve(sys.executable, [*argv, "--num_workers", "1"], env)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
-from maximus import environment, litellm_config
+from maximus import environment, litellm_config, litellm_env
 from tests.support.processes import free_port, running, wait_for_port
 
 PYTHON = sys.executable
@@ -171,7 +171,7 @@ def litellm_proxy(
     cmd = [PYTHON, "-m", "maximus.cli", "serve", "litellm", "--port", str(port)]
     if edit is not None:
         cmd = _gateway_command(_edited_config(env, run_dir, edit), port)
-        env = {**GATEWAY_ENV, **env}
+        env = litellm_env.gateway_environment({**os.environ, **env})  # as maximus/serve.py exec_litellm does
     with running(cmd, env=env, log_path=log_path, health_url=f"http://127.0.0.1:{port}/health/liveliness", timeout=120):
         yield LiteLLMProxy(f"http://127.0.0.1:{port}", port, master_key, env, log_path)
 
@@ -184,10 +184,6 @@ def _edited_config(env: Mapping[str, str], run_dir: Path, edit: ConfigEdit) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-# What `maximus serve litellm` adds to the proxy's environment (maximus/serve.py exec_litellm).
-GATEWAY_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
 
 
 def _gateway_command(config: Path, port: int) -> list[str]:
