@@ -84,6 +84,7 @@ class TierEndpoint:
 class ContextConfig:
     chars_per_token: float = 4.0
     reserve_output_tokens: int = 1024
+    max_reserve_output_tokens: int = 4096
     image_tokens: int = 800
 
 
@@ -426,6 +427,9 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> RoutingConf
         context=ContextConfig(
             chars_per_token=float(context.get("chars_per_token", 4.0)),
             reserve_output_tokens=int(context.get("reserve_output_tokens", 1024)),
+            max_reserve_output_tokens=int(
+                context.get("max_reserve_output_tokens", ContextConfig.max_reserve_output_tokens)
+            ),
             image_tokens=int(context.get("image_tokens", 800)),
         ),
         classifier=_classifier(raw.get("classifier") or {}),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from router.config import RoutingConfig
-from router.request import all_texts, media_parts
 from router.request_view import RequestView
 
 
@@ -17,28 +15,20 @@ class ContextFit:
     window: int | None
 
 
-def estimate_tokens(request: dict[str, Any], config: RoutingConfig) -> int:
-    chars = sum(len(text) for text in all_texts(request))
-    images = len(media_parts(request))
-    return int(chars / config.context.chars_per_token) + images * config.context.image_tokens
-
-
-def check(request: dict[str, Any], config: RoutingConfig) -> ContextFit:
-    window = config.tiers["local"].context_window
-    estimate = estimate_tokens(request, config)
-    if not window:
-        return ContextFit(True, estimate, None)
-    output = request.get("max_completion_tokens") or request.get("max_tokens")
-    reserve = output if isinstance(output, int) and output > 0 else config.context.reserve_output_tokens
-    return ContextFit(estimate + reserve <= window, estimate, window)
-
-
 def check_view(view: RequestView, config: RoutingConfig) -> ContextFit:
-    """check() for a parsed request of any shape (its media and output limit read per shape)."""
+    """Does the request (any shape: its media and output limit read per shape) fit the local window?"""
     window = config.tiers["local"].context_window
     chars = sum(len(text) for text in view.texts())
     estimate = int(chars / config.context.chars_per_token) + len(view.media) * config.context.image_tokens
     if not window:
         return ContextFit(True, estimate, None)
-    reserve = view.max_output_tokens or config.context.reserve_output_tokens
-    return ContextFit(estimate + reserve <= window, estimate, window)
+    return ContextFit(estimate + output_reserve(view, config) <= window, estimate, window)
+
+
+def output_reserve(view: RequestView, config: RoutingConfig) -> int:
+    """The window kept free for the answer. A client's max_tokens is a ceiling on the answer, not its length:
+    Claude Code asks 32000 on every request, and the Anthropic SDK's examples 1024 to 64000. Reserving all of
+    it would send a short question to the power tier because its ceiling is high, so the reserve is capped
+    (context.max_reserve_output_tokens); a longer answer ends at the window, as Ollama ends it."""
+    asked = view.max_output_tokens or config.context.reserve_output_tokens
+    return min(asked, config.context.max_reserve_output_tokens)

@@ -36,7 +36,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from maximus_kernel import error_scope
-from router import litellm_embeddings, litellm_shapes
+from router import litellm_embeddings, litellm_shapes, thinking_fit
 from router.adapter import AdapterReader
 from router.budget import SpendReader, redis_url_from_env
 from router.capabilities import CapabilityReader, LocalModels
@@ -240,6 +240,7 @@ class RoutingHook(CustomLogger):
         )
         large = sum(map(len, all_texts(data))) > policy.config.privacy.offload_scan_chars
         decision = await asyncio.to_thread(decide) if large else decide()
+        thinking_fit.fit(data, decision, snapshot)
         sovereign = policy.config.tiers[decision.tier].sovereign
         if self._tracker_share is not None:
             self.sovereignty.follow(await self._tracker_share.latest(wait_first_s=0.0))

@@ -138,13 +138,16 @@ def _turns(request: Mapping[str, Any], shape: str) -> list[dict[str, Any]]:
 
 
 def _prompt(request: Mapping[str, Any], shape: str, turns: list[dict[str, Any]]) -> str:
-    for turn in reversed(turns):
-        if turn.get("role") == "user":
-            text = "\n".join(content_texts(turn.get("content")))
-            if text or shape != "messages":
-                return text
-            # An Anthropic user turn that only returns tool results: its results are what is judged.
-            return "\n".join(_tool_result_texts(turn.get("content")))
+    users = [turn for turn in reversed(turns) if turn.get("role") == "user"]
+    for turn in users:
+        text = "\n".join(content_texts(turn.get("content")))
+        if text or shape != "messages":
+            return text
+        # An Anthropic user turn that only returns tool results continues the task an earlier turn asked, as a
+        # chat `tool` message or a Responses function_call_output does: that task is what is judged (a file's
+        # contents are no question), so the next turn stays on the tier the task was given.
+    if users:
+        return "\n".join(_tool_result_texts(users[0].get("content")))
     value = request.get("prompt") if shape == "completions" else request.get("input")
     if isinstance(value, str):
         return value

@@ -213,6 +213,23 @@ def test_context_too_long_with_power_down_stays_local(policy: RoutingPolicy) -> 
     assert decision.tier == "local"
 
 
+def test_a_high_output_ceiling_does_not_push_a_short_question_out(policy: RoutingPolicy) -> None:
+    """Claude Code asks max_tokens 32000 on every request, past the 8192-token local window: a ceiling on the
+    answer, so only context.max_reserve_output_tokens of it is kept free."""
+    decision = policy.decide(ask("say hello in four words", max_tokens=32000))
+    assert decision.tier == "local", decision.reasons
+    assert not any("context" in r for r in decision.reasons)
+
+
+def test_the_capped_reserve_still_counts_against_a_long_prompt(policy: RoutingPolicy) -> None:
+    window = policy.config.tiers["local"].context_window
+    reserve = policy.config.context.max_reserve_output_tokens
+    fills = "we talked about it. " * int((window - reserve // 2) * policy.config.context.chars_per_token / 20)
+    assert policy.decide(ask("Summarize these notes.\n" + fills, max_tokens=64)).tier == "local"
+    decision = policy.decide(ask("Summarize these notes.\n" + fills, max_tokens=32000))
+    assert decision.tier == "power" and any("context" in r for r in decision.reasons)
+
+
 def test_default_local_without_a_need_model(config) -> None:
     missing = dataclasses.replace(
         config, need=dataclasses.replace(config.need, model_file=config.need.model_file.with_name("absent.json"))

@@ -87,12 +87,38 @@ def test_responses_and_chat_images() -> None:
     assert view.has_images and view.media[0].is_remote
 
 
-def test_a_tool_result_turn_is_judged_by_its_result() -> None:
-    """Claude Code's latest user turn is often only tool results: their text is what the classifier judges."""
+def test_a_tool_result_turn_is_judged_by_the_task_it_continues() -> None:
+    """Claude Code's latest user turn is often only tool results: the task an earlier turn asked is judged, as a
+    chat `tool` message or a Responses function_call_output is, so the tool turn stays on the task's tier."""
     result = {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "42 files changed"}]}
     body = {"messages": [fakes.user("refactor it"), {"role": "assistant", "content": "ok"}, fakes.user([result])]}
     view = view_of(body, "anthropic_messages")
-    assert view.prompt == "42 files changed" and view.user_turns == 2
+    assert view.prompt == "refactor it" and view.user_turns == 2
+
+
+def test_a_conversation_of_tool_results_only_is_judged_by_its_latest_result() -> None:
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "42 files changed"}
+    view = view_of({"messages": [fakes.user([result])]}, "anthropic_messages")
+    assert view.prompt == "42 files changed"
+
+
+def test_the_task_is_judged_alike_on_every_shape_that_returns_tool_output() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "ls", "arguments": "{}"}}
+    chat = {
+        "messages": [
+            fakes.user("refactor it"),
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "42 files changed"},
+        ]
+    }
+    responses = {
+        "input": [
+            {"role": "user", "content": "refactor it"},
+            {"type": "function_call", "call_id": "c1", "name": "ls", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "42 files changed"},
+        ]
+    }
+    assert view_of(chat, "acompletion").prompt == view_of(responses, "aresponses").prompt == "refactor it"
 
 
 def test_stream_output_limit_and_model() -> None:
