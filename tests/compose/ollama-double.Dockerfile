@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 RUN pip install "fastapi==0.165.0" "uvicorn==0.54.0"
 WORKDIR /opt/double
 COPY tests/__init__.py tests/__init__.py
-COPY tests/doubles/__init__.py tests/doubles/ollama.py tests/doubles/ollama_content.py tests/doubles/
+COPY tests/doubles/__init__.py tests/doubles/ollama.py tests/doubles/ollama_content.py tests/doubles/ollama_logprobs.py tests/doubles/
 RUN useradd --create-home --uid 10001 double
 USER double
 EXPOSE 11434

@@ -1,8 +1,9 @@
 """Each image's pip lines provide every distribution its service imports at start-up.
 
 A package added to pyproject.toml but not to a Dockerfile passes every native test and only shows in containers, as
-an unhealthy service (backoff in the CLI proxy's image, once). What a service imports is read off a real import of
-its entry modules in a fresh interpreter, not guessed from source.
+an unhealthy service (backoff in the CLI proxy's image, once); so does a module split out of one the image copies
+file by file (the Ollama double's ollama_logprobs.py, once). What a service imports and loads is read off a real
+import of its entry modules in a fresh interpreter, not guessed from source.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ ENTRY_MODULES = {
         "router.learn",
         "router.adapter_train",
     ],
+    # The test aid that stands in for Ollama in compose.test.yaml: an unhealthy double fails every compose test.
+    "tests/compose/ollama-double.Dockerfile": ["tests.doubles.ollama"],
 }
 # What a base image already holds, by the distribution it was built around.
 BASE_IMAGE_DISTRIBUTIONS = {
@@ -67,6 +70,33 @@ print(json.dumps(sorted({{d for top in ours for d in owners.get(top, ())}})))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return {canonical(name) for name in json.loads(result.stdout)} - {OUR_DISTRIBUTION}
+
+
+def loaded_files(modules: list[str]) -> set[str]:
+    """The repository's own source files that importing `modules` loads, relative to the repository root."""
+    script = f"""
+import importlib, json, sys
+for name in {modules!r}:
+    importlib.import_module(name)
+files = (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+print(json.dumps(sorted(f for f in files if f)))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    root = REPO_ROOT.resolve()
+    paths = (Path(f).resolve() for f in json.loads(result.stdout) if Path(f).is_absolute())
+    return {str(p.relative_to(root)) for p in paths if p.is_relative_to(root) and "site-packages" not in p.parts}
+
+
+def copied_sources(dockerfile: Path) -> list[str]:
+    """The build-context paths the Dockerfile's COPY lines take (not those copied from another stage)."""
+    sources: list[str] = []
+    for line in dockerfile.read_text().splitlines():
+        words = line.split()
+        if not words or words[0] != "COPY" or any(w.startswith("--from") for w in words):
+            continue
+        sources += [w.rstrip("/") for w in words[1:-1] if not w.startswith("--")]
+    return sources
 
 
 def canonical(name: str) -> str:
@@ -115,3 +145,14 @@ def test_the_image_pins_the_versions_pyproject_pins(dockerfile: str) -> None:
         pin = ours.get(canonical(name))
         if pin is not None:
             assert f"=={version}" in pin, f"{dockerfile} pins {name}=={version}, pyproject.toml says {pin}"
+
+
+@pytest.mark.parametrize("dockerfile", sorted(ENTRY_MODULES))
+def test_the_image_copies_every_module_its_service_loads(dockerfile: str) -> None:
+    sources = copied_sources(REPO_ROOT / dockerfile)
+    missing = sorted(
+        f
+        for f in loaded_files(ENTRY_MODULES[dockerfile])
+        if not any(f == s or f.startswith(s + "/") or s == "." for s in sources)
+    )
+    assert not missing, f"{dockerfile} does not copy {missing}, which its service loads"
