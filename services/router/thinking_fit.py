@@ -37,7 +37,7 @@ def fit(data: dict[str, Any], decision: Decision, local: LocalModels | None) -> 
     if local is None or decision.tier != "local" or not asks_thinking(data):
         return
     model = local.model_of(decision.model)
-    if model is None or "thinking" in local.capabilities.get(model, frozenset()):
+    if model is None or local.can(decision.model, {"thinking"}):
         return
     for field in THINKING_FIELDS:
         data.pop(field, None)
