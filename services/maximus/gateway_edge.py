@@ -12,6 +12,8 @@ LiteLLM reads anything, every request it must not see:
   /v1/messages/count_tokens answered from a local estimate (maximus.anthropic_edge).
 - POST /v1/maximus/feedback, answered here (maximus.feedback_route) under the key that made the request.
 
+On the model API, an answer's last bytes wait until its event is journaled (maximus.event_hold).
+
 Rules live in router.validation, limits and routes in litellm/gateway.yaml. No framework imports: plain ASGI.
 """
 
@@ -21,7 +23,7 @@ import json
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -29,6 +31,7 @@ from urllib.parse import parse_qs
 import yaml
 
 from maximus import anthropic_edge, feedback_route, team_auth
+from maximus.event_hold import HoldSettings, holding_send
 from maximus.stack import REPO_ROOT
 from maximus_kernel import error_scope
 from router.request import MalformedRequest
@@ -43,6 +46,7 @@ from router.validation import (
 
 CONFIG_ENV = "MAXIMUS_GATEWAY_CONFIG"
 BODY_LIMIT_ENV = "MAXIMUS_MAX_BODY_BYTES"
+EVENT_WAIT_ENV = "MAXIMUS_EVENT_WAIT_S"
 DEFAULT_CONFIG = REPO_ROOT / "litellm" / "gateway.yaml"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -65,6 +69,10 @@ class EdgeSettings:
     anthropic_paths: tuple[re.Pattern[str], ...] = ()
     count_tokens_paths: tuple[re.Pattern[str], ...] = ()
     image_tokens: int = 800
+    hold: HoldSettings = field(default_factory=HoldSettings)
+
+    def is_model_call(self, path: str) -> bool:
+        return any(_matches(p, path) for p in (self.chat_paths, self.chat_paths_with_model, self.model_api_paths))
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -84,7 +92,14 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         anthropic_paths=tuple(re.compile(p) for p in raw.get("anthropic_paths") or ()),
         count_tokens_paths=tuple(re.compile(p) for p in raw.get("count_tokens_paths") or ()),
         image_tokens=int(raw.get("count_tokens_image_tokens", 800)),
+        hold=_hold_settings(raw.get("event_hold") or {}, env),
     )
+
+
+def _hold_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> HoldSettings:
+    wait_s = float(env.get(EVENT_WAIT_ENV) or raw.get("wait_s", HoldSettings.wait_s))
+    patterns = [p.encode() for p in raw.get("stream_end") or ()]
+    return HoldSettings(wait_s, re.compile(b"|".join(patterns))) if patterns else HoldSettings(wait_s)
 
 
 ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 503: "service_unavailable"}
@@ -174,6 +189,8 @@ class GatewayEdge:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, anthropic: bool) -> None:
         """LiteLLM answers; on Anthropic's routes its errors are rewritten in Anthropic's shape (anthropic_edge)."""
+        if self.settings.hold.wait_s > 0 and self.settings.is_model_call(scope["path"]):
+            send = holding_send(send, self.settings.hold)
         if not anthropic:
             await self.app(scope, receive, send)
             return

@@ -96,16 +96,22 @@ def down() -> int:
 
 
 def _services_table(env: Mapping[str, str]) -> Table:
+    """A row a service, and a row a process for one that runs several on its port (the gateway)."""
     table = Table(title="Services", title_justify="left")
     for column in ("service", "address", "state", "restarts"):
         table.add_column(column)
-    supervised = native.program_states(environment.run_dir())
+    supervised = native.program_info(environment.run_dir())
     history = native.program_history(environment.run_dir())
     for name, spec in services().items():
-        healthy = tiers.service_up(name, env)
-        origin = "" if name in supervised or not healthy else " (not started by maximus)"
-        state = "[green]healthy[/green]" if healthy else f"[red]{supervised.get(name, 'not running').lower()}[/red]"
-        table.add_row(name, f"127.0.0.1:{spec.port(env)}", state + origin, _restarts(history.get(name)))
+        rows = [p for p in spec.program_names(env) if p in supervised] if spec.processes else []
+        for row in rows or [name]:
+            info = supervised.get(row, {})
+            healthy = native.program_serves(row, env, info.get("pid")) if rows else tiers.service_up(name, env)
+            origin = "" if info or not healthy else " (not started by maximus)"
+            state = (
+                "[green]healthy[/green]" if healthy else f"[red]{info.get('statename', 'not running').lower()}[/red]"
+            )
+            table.add_row(row, f"127.0.0.1:{spec.port(env)}", state + origin, _restarts(history.get(row)))
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,7 +90,11 @@ def render(env: Mapping[str, str], source_dir: Path = LITELLM_DIR) -> dict[str, 
 
 
 def write(env: Mapping[str, str], target: Path, source_dir: Path = LITELLM_DIR) -> Path:
+    """Write the config where LiteLLM reads it, whole: gateway processes starting together each write it, and
+    one must never read another's half-written file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(render(env, source_dir), sort_keys=False))
-    target.chmod(0o600)  # it may hold the Redis password from REDIS_URL
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    partial.write_text(yaml.safe_dump(render(env, source_dir), sort_keys=False))
+    partial.chmod(0o600)  # it may hold the Redis password from REDIS_URL
+    partial.replace(target)
     return target

@@ -13,7 +13,8 @@ import yaml
 
 from maximus import supervisor
 from maximus.probes import port_open
-from maximus.stack import REPO_ROOT, Service, services
+from maximus.shared_port import listening_ports
+from maximus.stack import REPO_ROOT, Service, service_of_program, services
 from maximus.supervisor import Program, SupervisorPaths
 from maximus.tiers import service_up
 
@@ -61,9 +62,18 @@ def plan_services(env: Mapping[str, str], run_dir: Path) -> Plan:
         elif port_open(port):
             _refuse(plan, spec, f"port {port} is taken by another program: stop it or set {spec.port_env}")
         else:
-            environment = {k: v.format(host="127.0.0.1", port=port) for k, v in spec.environment.items()}
-            plan.programs.append(Program(spec.name, argv, environment))
+            plan.programs += _programs(spec, argv, port, env)
     return plan
+
+
+def _programs(spec: Service, argv: list[str], port: int, env: Mapping[str, str]) -> list[Program]:
+    environment = {k: v.format(host="127.0.0.1", port=port) for k, v in spec.environment.items()}
+    if spec.processes is None:
+        return [Program(spec.name, argv, environment)]
+    return [
+        Program(name, argv, environment | {spec.processes.slot_env: str(slot)})
+        for slot, name in enumerate(spec.program_names(env))
+    ]
 
 
 def render_prometheus_config(env: Mapping[str, str], target: Path, source: Path = PROMETHEUS_SOURCE) -> Path:
@@ -106,16 +116,26 @@ def start(env: Mapping[str, str], run_dir: Path) -> Plan:
     return plan
 
 
+def program_serves(program: str, env: Mapping[str, str], pid: int | None) -> bool:
+    """Whether a program answers: its service's health, and for one of several processes on a port, that this
+    process listens there itself (the health check may have reached another)."""
+    spec = services()[service_of_program(program)]
+    if not service_up(spec.name, env):
+        return False
+    return spec.processes is None or (pid is not None and spec.port(env) in listening_ports(pid))
+
+
 def wait_healthy(names: list[str], env: Mapping[str, str], run_dir: Path) -> dict[str, str]:
-    """Wait for each started service to answer; return the ones that did not, with the reason."""
+    """Wait for each started program to answer; return the ones that did not, with the reason."""
     known = services()
-    deadline = {name: time.monotonic() + known[name].start_timeout for name in names}
+    deadline = {name: time.monotonic() + known[service_of_program(name)].start_timeout for name in names}
     pending, failed = set(names), {}
     paths = SupervisorPaths(run_dir)
     while pending:
-        states = supervisor.states(paths)
+        programs = supervisor.processes(paths)
+        states = {name: info["statename"] for name, info in programs.items()}
         for name in sorted(pending):
-            if service_up(name, env):
+            if program_serves(name, env, programs.get(name, {}).get("pid")):
                 pending.discard(name)
             elif states.get(name) in {"FATAL", "EXITED", "STOPPED"} or time.monotonic() > deadline[name]:
                 failed[name] = f"not healthy ({states.get(name, 'unknown')}): see {paths.logs / name}.log"
@@ -141,8 +161,8 @@ def running(run_dir: Path) -> bool:
     return supervisor.is_running(SupervisorPaths(run_dir))
 
 
-def program_states(run_dir: Path) -> dict[str, str]:
-    return supervisor.states(SupervisorPaths(run_dir))
+def program_info(run_dir: Path) -> dict[str, dict]:
+    return supervisor.processes(SupervisorPaths(run_dir))
 
 
 def program_history(run_dir: Path) -> dict[str, supervisor.ProgramHistory]:

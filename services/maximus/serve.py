@@ -7,8 +7,8 @@ import sys
 
 import uvicorn
 
-from maximus import environment, litellm_config, litellm_env
-from maximus.stack import service
+from maximus import environment, litellm_config, litellm_env, supervisor
+from maximus.stack import REPO_ROOT, service
 
 # Python services and their ASGI app factories.
 APP_FACTORIES = {
@@ -26,7 +26,7 @@ def default_port(name: str) -> int:
 def serve(name: str, host: str, port: int) -> None:
     environment.apply_to_process(environment.stack_environment())
     if name == "litellm":
-        exec_litellm(host, port)
+        serve_gateway(host, port)
     uvicorn.run(
         APP_FACTORIES[name],
         factory=True,
@@ -35,6 +35,23 @@ def serve(name: str, host: str, port: int) -> None:
         log_level=os.environ.get("MAXIMUS_LOG_LEVEL", "info").lower(),
         access_log=False,
     )
+
+
+def serve_gateway(host: str, port: int) -> None:
+    """One gateway process, or, asked for several and not yet one of them (a container's main process), a
+    supervisord that runs that many on the port and restarts any that dies."""
+    spec = service("litellm")
+    assert spec.processes is not None
+    count = spec.process_count()
+    if count == 1 or os.environ.get(spec.processes.slot_env):
+        exec_litellm(host, port)
+    argv = [sys.executable, "-m", "maximus.cli", "serve", "litellm", "--host", host, "--port", str(port)]
+    programs = [
+        supervisor.Program(program, argv, {spec.processes.slot_env: str(slot)})
+        for slot, program in enumerate(spec.program_names())
+    ]
+    paths = supervisor.SupervisorPaths(environment.run_dir() / "gateway")
+    supervisor.run_foreground(programs, paths, REPO_ROOT)
 
 
 def exec_litellm(host: str, port: int) -> None:

@@ -23,6 +23,24 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Processes:
+    """How many processes serve one port (the gateway): `env` sets the count, `slot_env` tells each its number."""
+
+    env: str
+    default: int
+    slot_env: str
+    most: int = 16
+
+    def count(self, env: Mapping[str, str]) -> int:
+        value = env.get(self.env, "")
+        if not value:
+            return self.default
+        if not value.isdigit() or not 1 <= int(value) <= self.most:
+            raise ConfigError(f"{self.env}={value!r} is not a process count (1-{self.most})")
+        return int(value)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     port_env: str
@@ -36,6 +54,15 @@ class Service:
     url_env: str | None = None
     optional: bool = True
     start_timeout: float = 30.0
+    processes: Processes | None = None
+
+    def process_count(self, env: Mapping[str, str] | None = None) -> int:
+        return self.processes.count(os.environ if env is None else env) if self.processes else 1
+
+    def program_names(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """Its supervisord programs: the service's name, or name_<slot> for each of several processes."""
+        count = self.process_count(env)
+        return [self.name] if self.processes is None else [f"{self.name}_{slot}" for slot in range(count)]
 
     def port(self, env: Mapping[str, str] | None = None) -> int:
         env = os.environ if env is None else env
@@ -78,6 +105,7 @@ def _service(name: str, spec: Mapping[str, Any]) -> Service:
         url_env=spec.get("url_env"),
         optional=bool(spec.get("optional", True)),
         start_timeout=float(spec.get("start_timeout", 30)),
+        processes=Processes(**spec["processes"]) if spec.get("processes") else None,
     )
 
 
@@ -89,6 +117,12 @@ def services() -> dict[str, Service]:
 
 def service(name: str) -> Service:
     return services()[name]
+
+
+def service_of_program(program: str) -> str:
+    """The service a supervisord program runs: its name, less the _<slot> of a service with several processes."""
+    name, _, slot = program.rpartition("_")
+    return name if slot.isdigit() and name in services() else program
 
 
 def local_url(name: str, env: Mapping[str, str] | None = None) -> str:

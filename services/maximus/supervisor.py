@@ -60,14 +60,22 @@ def _quote(value: str) -> str:
     return shlex.quote(value).replace("%", "%%")
 
 
-def _program_section(program: Program, paths: SupervisorPaths) -> str:
-    lines = [
-        f"[program:{program.name}]",
-        f"command={' '.join(_quote(part) for part in program.argv)}",
+def _log_lines(program: Program, paths: SupervisorPaths, foreground: bool) -> list[str]:
+    if foreground:  # in a container: the programs' output is the container's log
+        return ["stdout_logfile=/dev/stdout", "stdout_logfile_maxbytes=0", "redirect_stderr=true"]
+    return [
         f"stdout_logfile={paths.logs / program.name}.log",
         "redirect_stderr=true",
         "stdout_logfile_maxbytes=10MB",
         "stdout_logfile_backups=3",
+    ]
+
+
+def _program_section(program: Program, paths: SupervisorPaths, foreground: bool = False) -> str:
+    lines = [
+        f"[program:{program.name}]",
+        f"command={' '.join(_quote(part) for part in program.argv)}",
+        *_log_lines(program, paths, foreground),
         # Restarted after any exit, clean or not (a Redis stopped by SIGTERM exits 0 and must come back too). A
         # program that ran startsecs is restarted at once; one that dies sooner is retried with supervisord's
         # back-off (1 s, 2 s, ... longer each time) startretries times, then FATAL until `maximus up`.
@@ -84,7 +92,7 @@ def _program_section(program: Program, paths: SupervisorPaths) -> str:
     return "\n".join(lines)
 
 
-def render_config(programs: Sequence[Program], paths: SupervisorPaths, workdir: Path) -> str:
+def render_config(programs: Sequence[Program], paths: SupervisorPaths, workdir: Path, foreground: bool = False) -> str:
     header = f"""[unix_http_server]
 file={paths.socket}
 chmod=0700
@@ -95,6 +103,7 @@ logfile={paths.logs / "supervisord.log"}
 childlogdir={paths.logs}
 directory={workdir}
 loglevel=info
+nodaemon={"true" if foreground else "false"}
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
@@ -102,7 +111,17 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 [supervisorctl]
 serverurl=unix://{paths.socket}
 """
-    return header + "\n" + "\n\n".join(_program_section(p, paths) for p in programs) + "\n"
+    return header + "\n" + "\n\n".join(_program_section(p, paths, foreground) for p in programs) + "\n"
+
+
+def run_foreground(programs: Sequence[Program], paths: SupervisorPaths, workdir: Path) -> None:
+    """Replace this process with a supervisord in the foreground (a container's main process) running `programs`;
+    the environment passes to them as it is."""
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(render_config(programs, paths, workdir, foreground=True))
+    paths.config.chmod(0o600)
+    argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(paths.config)]
+    os.execv(sys.executable, argv)
 
 
 def _pidfile_pid(paths: SupervisorPaths) -> int | None:

@@ -23,13 +23,13 @@ import pytest
 from dotenv import dotenv_values
 
 from maximus.environment import GENERATED_KEYS, derived_defaults
+from maximus.shared_port import listening_ports
 from maximus.stack import services
 from maximus.supervisor import SupervisorPaths, history, processes
 from maximus.tiers import service_up
 from tests.faults.sdk_load import run_clients
 from tests.support import stack
 from tests.support.processes import REPO, free_port
-from tests.support.sockets import listening_ports
 
 pytestmark = [
     pytest.mark.integration,

@@ -149,7 +149,7 @@ def nothing_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "start", lambda env, run_dir: native.Plan())
     monkeypatch.setattr(native, "wait_healthy", lambda names, env, run_dir: {})
     monkeypatch.setattr(native, "record", lambda run_dir: None)
-    monkeypatch.setattr(native, "program_states", lambda run_dir: {})
+    monkeypatch.setattr(native, "program_info", lambda run_dir: {})
     monkeypatch.setattr(lifecycle.tiers, "service_up", lambda name, env: True)
 
 

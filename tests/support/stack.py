@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +16,7 @@ import httpx
 import yaml
 
 from maximus import environment, litellm_config, litellm_env
+from maximus.shared_port import listening_ports
 from tests.support.processes import free_port, running, wait_for_port
 
 PYTHON = sys.executable
@@ -121,6 +123,7 @@ class LiteLLMProxy:
     master_key: str
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    pid: int | None = None
 
     @property
     def openai_base_url(self) -> str:
@@ -143,17 +146,23 @@ ConfigEdit = Callable[[dict[str, Any]], None]
 
 @contextlib.contextmanager
 def litellm_proxy(
-    workdir: Path, backends: Mapping[str, str], master_key: str = "sk-test-master", edit: ConfigEdit | None = None
+    workdir: Path,
+    backends: Mapping[str, str],
+    master_key: str = "sk-test-master",
+    edit: ConfigEdit | None = None,
+    port: int | None = None,
 ) -> Iterator[LiteLLMProxy]:
     """The real LiteLLM proxy with our config and hook, started by `maximus serve litellm`.
 
     `backends` sets the environment the config reads (OLLAMA_API_BASE, CLI_PROXY_API_BASE, ...); anything not
     given points at a closed port, so a test never reaches a real service by accident. With `edit`, the config is
     rendered here as `maximus serve litellm` renders it, changed by `edit` (e.g. one timeout, so that the test still
-    runs every other shipped setting), and the gateway started the way serve execs it.
+    runs every other shipped setting), and the gateway started the way serve execs it. Given a `port` another
+    gateway process serves, this one shares it (SO_REUSEPORT) and is ready once it listens there itself.
     """
-    port = free_port()
-    run_dir = workdir / f"litellm-{port}"
+    shared = port is not None
+    port = port or free_port()
+    run_dir = workdir / f"litellm-{port}-{len(list(workdir.glob(f'litellm-{port}*.log')))}"
     env = {
         "MAXIMUS_MASTER_KEY": master_key,
         "MAXIMUS_RUN_DIR": str(run_dir),
@@ -165,15 +174,28 @@ def litellm_proxy(
         "VISION_API_KEY": "vi-test",
         "REDIS_URL": "",
         "TRACKER_URL": closed_port_url(),
+        # One process: a test that wants several starts several (tests/team) or runs `maximus up` (tests/faults).
+        "MAXIMUS_GATEWAY_PROCESSES": "1",
         **backends,
     }
-    log_path = workdir / f"litellm-{port}.log"
+    log_path = run_dir.with_suffix(".log")
     cmd = [PYTHON, "-m", "maximus.cli", "serve", "litellm", "--port", str(port)]
     if edit is not None:
         cmd = _gateway_command(_edited_config(env, run_dir, edit), port)
         env = litellm_env.gateway_environment({**os.environ, **env})  # as maximus/serve.py exec_litellm does
-    with running(cmd, env=env, log_path=log_path, health_url=f"http://127.0.0.1:{port}/health/liveliness", timeout=120):
-        yield LiteLLMProxy(f"http://127.0.0.1:{port}", port, master_key, env, log_path)
+    health = None if shared else f"http://127.0.0.1:{port}/health/liveliness"
+    with running(cmd, env=env, log_path=log_path, health_url=health, timeout=120) as proc:
+        if shared:
+            _wait_listening(proc, port)
+        yield LiteLLMProxy(f"http://127.0.0.1:{port}", port, master_key, env, log_path, proc.pid)
+
+
+def _wait_listening(proc: subprocess.Popen, port: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while port not in listening_ports(proc.pid):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the gateway process {proc.pid} never listened on {port}")
+        time.sleep(0.2)
 
 
 def _edited_config(env: Mapping[str, str], run_dir: Path, edit: ConfigEdit) -> Path:

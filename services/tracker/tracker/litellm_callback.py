@@ -29,6 +29,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from maximus_kernel.receipts import receipts
 from tracker.events import APIS, FAILURE, FALLBACK, REQUEST_FAILED, SUCCESS, AttemptEvent
 from tracker.publisher import EventPublisher
 from tracker.settings import load_settings
@@ -59,6 +60,8 @@ API_OF_CALL_TYPE = {
     "aembedding": "embeddings",
 }
 TAG_MAX_CHARS = 64
+# The events that end a request (a failed attempt before a fallback does not): the edge waits for these.
+ANSWERED = frozenset({SUCCESS, REQUEST_FAILED})
 
 
 def _epoch(value: Any) -> float:
@@ -241,8 +244,11 @@ class SovereigntyEventPublisher(CustomLogger):
         self.tier_of = tier_of or TierLookup()
 
     def _publish(self, event: AttemptEvent | None) -> None:
-        if event is not None:
-            self.publisher.publish(event)
+        if event is None:
+            return
+        self.publisher.publish(event)
+        if event.kind in ANSWERED:  # on disk now: the edge may let the answer's last bytes go
+            receipts.note(event.call_id)
 
     async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
         try:

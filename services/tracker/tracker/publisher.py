@@ -1,8 +1,10 @@
 """Publishes events to the Redis stream off the request path: a bounded in-memory queue drained by a
 background task; while Redis is unreachable, events go to the local spool and are replayed later.
 
-`publish()` never waits on the network: it puts the event on the queue (or, when the queue is full,
-appends it to the spool file). No LiteLLM import here.
+`publish()` never waits on the network: it writes the event to this process's journal (tracker.journal) and puts
+it on the queue, or, when the queue is full, appends it to the spool file. Either way the event is on disk when
+`publish()` returns: a process killed then loses nothing (another process replays its journal). No LiteLLM import
+here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from redis.retry import Retry
 
 from maximus_kernel.exception_text import describe
 from tracker.events import AttemptEvent
+from tracker.journal import Journal
 from tracker.spool import Spool
 
 log = logging.getLogger("tracker.publisher")
@@ -45,6 +48,7 @@ class EventPublisher:
         self.queue_size = queue_size
         self.retry_interval_s = retry_interval_s
         self.spool = Spool(spool_dir)
+        self.journal = Journal(Path(spool_dir) / "journal")
         self.published = 0
         self.spooled = 0
         self._queue: asyncio.Queue[AttemptEvent] | None = None
@@ -53,6 +57,7 @@ class EventPublisher:
         self._redis: aioredis.Redis | None = None
         self._inflight: list[AttemptEvent] = []
         self._next_replay = 0.0
+        self._next_recovery = 0.0  # journals of dead processes are looked for at start, then every retry interval
         atexit.register(self.spool_unsent)
 
     # ---- request path -------------------------------------------------------------------------
@@ -61,10 +66,16 @@ class EventPublisher:
         if queue is None:
             self.spooled += self.spool.append([event])
             return
-        try:
-            queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if queue.full():
             self.spooled += self.spool.append([event])
+            return
+        try:
+            self.journal.record(event)
+        except OSError as exc:
+            log.warning("journal not writable (%s): spooling the event", describe(exc))
+            self.spooled += self.spool.append([event])
+            return
+        queue.put_nowait(event)
 
     def _ensure_running(self) -> asyncio.Queue[AttemptEvent] | None:
         try:
@@ -83,6 +94,8 @@ class EventPublisher:
         assert self._queue is not None
         while True:
             batch = await self._next_batch(self._queue)
+            if time.monotonic() >= self._next_recovery:
+                self._recover()
             if self.spool.has_pending() and time.monotonic() >= self._next_replay:
                 await self._replay()
             if batch:
@@ -111,6 +124,14 @@ class EventPublisher:
             pipe.xadd(self.stream, event.to_fields(), maxlen=self.maxlen, approximate=True)
         await pipe.execute()
 
+    def _recover(self) -> None:
+        """Journals of gateway processes that died go to the spool, which replays them."""
+        self._next_recovery = time.monotonic() + self.retry_interval_s
+        try:
+            self.journal.recover(self.spool)
+        except OSError as exc:
+            log.warning("could not recover a journal (%s); trying again later", describe(exc))
+
     async def _deliver(self, batch: list[AttemptEvent]) -> None:
         self._inflight = batch
         if self.spool.has_pending():
@@ -124,6 +145,7 @@ class EventPublisher:
                 log.warning("Redis unreachable (%s): spooling %d events", describe(exc), len(batch))
                 self.spooled += self.spool.append(batch)
                 self._next_replay = time.monotonic() + self.retry_interval_s
+        self.journal.settle(len(batch))
         self._inflight = []
 
     async def _replay(self) -> None:
@@ -149,6 +171,7 @@ class EventPublisher:
                 pending.append(self._queue.get_nowait())
         with contextlib.suppress(OSError):
             self.spooled += self.spool.append(pending)
+            self.journal.settle_all()
 
     async def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until the queue is empty and the spool replayed (True) or the timeout passes (False)."""
