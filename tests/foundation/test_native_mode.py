@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from dotenv import dotenv_values
 
 from maximus.environment import GENERATED_KEYS, derived_defaults
 from maximus.probes import port_open, redis_ping
+from maximus.shared_port import listening_ports
 from maximus.stack import services
 from maximus.supervisor import SupervisorPaths, processes
 from maximus.supervisor import _rpc as rpc
@@ -124,6 +126,17 @@ def test_status_reports_each_tier(native_env: dict[str, str], started) -> None:
         assert "claude setup-token" in by_name["power"]["fix"], "the real CLI's not-logged-in path gives the fix"
     assert by_name["cloud"]["state"] == "absent"
     assert report["services"]["tracker"] is True and report["services"]["redis"] is True
+
+
+def test_the_gateway_runs_two_processes_on_its_port_each_listening(native_env: dict[str, str], started) -> None:
+    paths = SupervisorPaths(Path(native_env["MAXIMUS_RUN_DIR"]))
+    gateways = {name: info for name, info in processes(paths).items() if name.startswith("litellm_")}
+    assert sorted(gateways) == ["litellm_0", "litellm_1"]
+    port = int(native_env["LITELLM_PORT"])
+    assert all(port in listening_ports(info["pid"]) for info in gateways.values())
+    status = maximus(native_env, "status").stdout
+    for name in gateways:
+        assert re.search(rf"{name}\s*│\s*127\.0\.0\.1:{port}\s*│\s*healthy", status), status
 
 
 def test_up_restarts_a_service_that_was_stopped(native_env: dict[str, str], started) -> None:
