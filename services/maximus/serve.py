@@ -45,6 +45,7 @@ def serve_gateway(host: str, port: int) -> None:
     count = spec.process_count()
     if count == 1 or os.environ.get(spec.processes.slot_env):
         exec_litellm(host, port)
+        return
     argv = [sys.executable, "-m", "maximus.cli", "serve", "litellm", "--host", host, "--port", str(port)]
     programs = [
         supervisor.Program(program, argv, {spec.processes.slot_env: str(slot)})

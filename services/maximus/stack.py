@@ -122,7 +122,8 @@ def service(name: str) -> Service:
 def service_of_program(program: str) -> str:
     """The service a supervisord program runs: its name, less the _<slot> of a service with several processes."""
     name, _, slot = program.rpartition("_")
-    return name if slot.isdigit() and name in services() else program
+    several = name in services() and services()[name].processes is not None
+    return name if slot.isdigit() and several else program
 
 
 def local_url(name: str, env: Mapping[str, str] | None = None) -> str:
