@@ -1,10 +1,15 @@
 """Fits the in-domain adapter (router.adapter) on labels (router.labels) with scikit-learn, and guards it.
 
 The learner: scikit-learn's Ridge on the tf-idf vectors (TfidfTransformer, sublinear) of the labels' hashed words
-and pairs, fitted to the residual of the shipped need model: what a label says escalating earns (strong_ok -
-local_ok) minus what the need model estimated. Words carry what the need model cannot know about domains it never
-saw (which subjects this installation's local model gets wrong) and a few hundred labels suffice; adding the need
-features as inputs made it worse (it refits what 10,000 MMLU rows already fixed; docs/experiments/adapter.md).
+and pairs, fitted to whether the local model failed (1 - local_ok). Its prediction is standardised (centred on
+the labels' mean, divided by its spread on them) and added to the need model's gain at `weight` times the gain's
+spread over the same labels: the adapter moves a request by a fixed share of the need model's own range, so
+`weight` is the adapter's say against the need model's, whatever the labels' scale. Words carry what the need
+model cannot know about domains it never saw (which subjects this installation's local model gets wrong).
+Fitting the residual of the need model's gain (strong_ok - local_ok - gain) instead let the ridge's shrinkage set
+the adapter's weight: a domain whose few labels were unlucky moved whole, and on two of the five held-out sets
+the guard refused it; strong_ok adds noise where the local model's failures are the signal. The variants
+measured, with their figures: docs/experiments/adapter.md.
 
 The guard: the labels are split guard_repeats times into guard_folds folds; on each held-back fold, an adapter
 fitted on the other folds and the shipped model rank the same labels (APGR, router.need_data.apgr). The adapter
@@ -55,8 +60,9 @@ class Rows:
     strong: np.ndarray  # strong_ok (prior when unknown)
 
     @property
-    def residual(self) -> np.ndarray:
-        return (self.strong - self.weak) - self.gain
+    def failed(self) -> np.ndarray:
+        """What the ridge is fitted to: whether the local answer fell short."""
+        return 1.0 - self.weak
 
     def __len__(self) -> int:
         return self.terms.shape[0]
@@ -75,18 +81,32 @@ def rows(labels: Sequence[Mapping[str, Any]]) -> Rows:
     )
 
 
+# Below this spread the labels' gains are taken as flat (a need model that ranks them all alike): the adapter then
+# still gets a scale, small beside any gain the shipped model gives, so that it can order them.
+MIN_SPREAD = 1e-3
+
+
 @dataclass(frozen=True)
 class Fitted:
     tfidf: TfidfTransformer
     ridge: Ridge
+    centre: float  # the ridge's mean prediction on its labels
+    scale: float  # weight x the gains' spread / the predictions' spread, on its labels
 
     def predict(self, terms: sparse.csr_matrix) -> np.ndarray:
-        return self.ridge.predict(self.tfidf.transform(terms))
+        """What the adapter adds to the need model's gain."""
+        return self.scale * (self.ridge.predict(self.tfidf.transform(terms)) - self.centre)
 
 
-def learn(data: Rows, index: np.ndarray, alpha: float) -> Fitted:
+def learn(data: Rows, index: np.ndarray, alpha: float, weight: float) -> Fitted:
     tfidf = TfidfTransformer(sublinear_tf=True).fit(data.terms[index])
-    return Fitted(tfidf, Ridge(alpha=alpha).fit(tfidf.transform(data.terms[index]), data.residual[index]))
+    vectors = tfidf.transform(data.terms[index])
+    ridge = Ridge(alpha=alpha).fit(vectors, data.failed[index])
+    predicted = ridge.predict(vectors)
+    spread = float(predicted.std())
+    # Labels that all failed or all passed teach no ranking: a zero scale leaves the need model's.
+    scale = weight * max(float(data.gain[index].std()), MIN_SPREAD) / spread if spread > 1e-12 else 0.0
+    return Fitted(tfidf, ridge, float(predicted.mean()), scale)
 
 
 @dataclass(frozen=True)
@@ -120,7 +140,7 @@ def guard(data: Rows, config: LearningConfig) -> Guard:
     for repeat in range(config.guard_repeats):
         split = KFold(folds, shuffle=True, random_state=config.seed + repeat).split(np.arange(len(data)))
         for train, test in split:
-            fitted = learn(data, train, config.alpha)
+            fitted = learn(data, train, config.alpha, config.weight)
             shipped.append(_ranked(data.gain[test], data, test))
             adapted.append(_ranked(data.gain[test] + fitted.predict(data.terms[test]), data, test))
     ours, theirs = float(np.mean(adapted)), float(np.mean(shipped))
@@ -128,12 +148,13 @@ def guard(data: Rows, config: LearningConfig) -> Guard:
 
 
 def export(fitted: Fitted, data: Rows) -> dict[str, Any]:
-    """The fitted tf-idf and ridge as the adapter's term table: (idf, weight) of each term a label had."""
+    """The fitted tf-idf and scaled ridge as the adapter's term table: (idf, weight) of each term a label had. The
+    centring and scale fold into the intercept and weights: the decision path stays one dot product."""
     seen = np.unique(data.terms.indices)
-    idf, coef = fitted.tfidf.idf_, fitted.ridge.coef_
+    idf, coef = fitted.tfidf.idf_, fitted.scale * fitted.ridge.coef_
     unseen = float(np.log((1 + len(data)) / 1) + 1)  # smooth_idf: a term with document frequency 0
     return {
-        "intercept": round(float(fitted.ridge.intercept_), ROUND),
+        "intercept": round(fitted.scale * (float(fitted.ridge.intercept_) - fitted.centre), ROUND),
         "terms": {int(t): (round(float(idf[t]), ROUND), round(float(coef[t]), ROUND)) for t in seen},
         "unseen_idf": round(unseen, ROUND),
     }
@@ -145,7 +166,7 @@ def fit(labels: Sequence[Mapping[str, Any]], config: LearningConfig, now: float 
         raise ValueError(f"{len(labels)} labels: at least learning.min_labels ({config.min_labels}) are needed")
     data = rows(labels)
     verdict = guard(data, config)
-    weights = export(learn(data, np.arange(len(data)), config.alpha), data)
+    weights = export(learn(data, np.arange(len(data)), config.alpha, config.weight), data)
     digest = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:16]
     created = round(time.time() if now is None else now, 3)
     return Adapter(threshold=0.5, guard=verdict.as_dict(), labels=len(labels), created=created, id=digest, **weights)
