@@ -1,15 +1,16 @@
 """Fits the in-domain adapter (router.adapter) on labels (router.labels) with scikit-learn, and guards it.
 
-The learner: scikit-learn's Ridge on the tf-idf vectors (TfidfTransformer, sublinear) of the labels' hashed words
-and pairs, fitted to whether the local model failed (1 - local_ok). Its prediction is standardised (centred on
-the labels' mean, divided by its spread on them) and added to the need model's gain at `weight` times the gain's
-spread over the same labels: the adapter moves a request by a fixed share of the need model's own range, so
-`weight` is the adapter's say against the need model's, whatever the labels' scale. Words carry what the need
-model cannot know about domains it never saw (which subjects this installation's local model gets wrong).
-Fitting the residual of the need model's gain (strong_ok - local_ok - gain) instead let the ridge's shrinkage set
-the adapter's weight: a domain whose few labels were unlucky moved whole, and on two of the five held-out sets
-the guard refused it; strong_ok adds noise where the local model's failures are the signal. The variants
-measured, with their figures: docs/experiments/adapter.md.
+The learner: scikit-learn's LogisticRegression (L2, C = 1 / learning.alpha) on the tf-idf vectors
+(TfidfTransformer, sublinear) of the labels' hashed words and pairs, fitted to whether the local answer fell short
+(local_ok false; an unknown one at its prior). Its log-odds are standardised (centred on the labels' mean, divided
+by their spread on them) and added to the need model's gain at learning.weight times the gain's spread over the
+same labels: the adapter moves a request by a fixed share of the need model's own range, so `weight` is its say
+against the need model's whatever the labels' scale. Words carry what the need model cannot know about domains
+it never saw (which subjects this installation's local model gets wrong).
+Fitting a ridge to the residual of the need model's gain (strong_ok - local_ok - gain) instead let the ridge's
+shrinkage set the adapter's weight: a domain whose few labels were unlucky moved whole, and the guard refused it
+on two of the five held-out sets; strong_ok adds noise where the local model's failures are the signal. The
+variants measured, each with its figures, and why this one: docs/experiments/adapter.md.
 
 The guard: the labels are split guard_repeats times into guard_folds folds; on each held-back fold, an adapter
 fitted on the other folds and the shipped model rank the same labels (APGR, router.need_data.apgr). The adapter
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
 from router.adapter import HASH_BITS, Adapter
@@ -61,7 +62,7 @@ class Rows:
 
     @property
     def failed(self) -> np.ndarray:
-        """What the ridge is fitted to: whether the local answer fell short."""
+        """What the learner is fitted to: whether the local answer fell short (the prior when unknown)."""
         return 1.0 - self.weak
 
     def __len__(self) -> int:
@@ -89,24 +90,38 @@ MIN_SPREAD = 1e-3
 @dataclass(frozen=True)
 class Fitted:
     tfidf: TfidfTransformer
-    ridge: Ridge
-    centre: float  # the ridge's mean prediction on its labels
-    scale: float  # weight x the gains' spread / the predictions' spread, on its labels
+    coef: np.ndarray  # the logistic regression's log-odds weights, one per hash bucket
+    intercept: float
+    centre: float  # its mean log-odds on its labels
+    scale: float  # weight x the gains' spread / the log-odds' spread, on its labels
+
+    def log_odds(self, terms: sparse.csr_matrix) -> np.ndarray:
+        return self.tfidf.transform(terms) @ self.coef + self.intercept
 
     def predict(self, terms: sparse.csr_matrix) -> np.ndarray:
         """What the adapter adds to the need model's gain."""
-        return self.scale * (self.ridge.predict(self.tfidf.transform(terms)) - self.centre)
+        return self.scale * (self.log_odds(terms) - self.centre)
 
 
 def learn(data: Rows, index: np.ndarray, alpha: float, weight: float) -> Fitted:
     tfidf = TfidfTransformer(sublinear_tf=True).fit(data.terms[index])
     vectors = tfidf.transform(data.terms[index])
-    ridge = Ridge(alpha=alpha).fit(vectors, data.failed[index])
-    predicted = ridge.predict(vectors)
-    spread = float(predicted.std())
-    # Labels that all failed or all passed teach no ranking: a zero scale leaves the need model's.
+    failed = data.failed[index]
+    # Each label twice, as failed and as passed, weighted by how likely each is: an unknown local outcome counts
+    # at its prior, a known one only once (its other copy weighs 0 and is dropped).
+    stacked = sparse.vstack([vectors, vectors]).tocsr()
+    target = np.r_[np.ones(len(failed)), np.zeros(len(failed))]
+    weights = np.r_[failed, 1.0 - failed]
+    keep = weights > 0
+    if len(np.unique(target[keep])) < 2:  # all failed or all passed: no ranking to learn, the need model's stays
+        return Fitted(tfidf, np.zeros(vectors.shape[1]), 0.0, 0.0, 0.0)
+    model = LogisticRegression(C=1.0 / alpha, max_iter=1000)
+    model.fit(stacked[keep], target[keep], sample_weight=weights[keep])
+    fitted = Fitted(tfidf, model.coef_[0], float(model.intercept_[0]), 0.0, 0.0)
+    odds = fitted.log_odds(data.terms[index])
+    spread = float(odds.std())
     scale = weight * max(float(data.gain[index].std()), MIN_SPREAD) / spread if spread > 1e-12 else 0.0
-    return Fitted(tfidf, ridge, float(predicted.mean()), scale)
+    return dataclasses.replace(fitted, centre=float(odds.mean()), scale=scale)
 
 
 @dataclass(frozen=True)
@@ -148,13 +163,13 @@ def guard(data: Rows, config: LearningConfig) -> Guard:
 
 
 def export(fitted: Fitted, data: Rows) -> dict[str, Any]:
-    """The fitted tf-idf and scaled ridge as the adapter's term table: (idf, weight) of each term a label had. The
-    centring and scale fold into the intercept and weights: the decision path stays one dot product."""
+    """The fitted tf-idf and scaled log-odds as the adapter's term table: (idf, weight) of each term a label had.
+    The centring and scale fold into the intercept and weights: the decision path stays one dot product."""
     seen = np.unique(data.terms.indices)
-    idf, coef = fitted.tfidf.idf_, fitted.scale * fitted.ridge.coef_
+    idf, coef = fitted.tfidf.idf_, fitted.scale * fitted.coef
     unseen = float(np.log((1 + len(data)) / 1) + 1)  # smooth_idf: a term with document frequency 0
     return {
-        "intercept": round(fitted.scale * (float(fitted.ridge.intercept_) - fitted.centre), ROUND),
+        "intercept": round(fitted.scale * (fitted.intercept - fitted.centre), ROUND),
         "terms": {int(t): (round(float(idf[t]), ROUND), round(float(coef[t]), ROUND)) for t in seen},
         "unseen_idf": round(unseen, ROUND),
     }

@@ -143,7 +143,7 @@ class LearningConfig:
     min_labels: int = 40  # fewer labels than this: no adapter is fitted
     guard_folds: int = 5  # the guard's folds: each held-back fold is ranked by an adapter fitted without it
     guard_repeats: int = 5  # the folds are drawn this many times (a steadier verdict)
-    alpha: float = 16.0  # the ridge penalty of the adapter (router.adapter_train)
+    alpha: float = 0.1  # the L2 penalty of the adapter's logistic regression, C = 1 / alpha (router.adapter_train)
     weight: float = 0.3  # the adapter's shift of a request, in spreads of the need model's gain on the labels
     seed: int = 0
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
