@@ -2,7 +2,9 @@
 the need model's training, 10% of every domain's prompts are labels (local_ok and strong_ok from the data's
 correctness columns); `route learn`'s learner and guard fit an adapter on them, and APGR on the other 90% is
 printed for the shipped model and for the adapted one (the shipped model's where the guard refused the adapter).
-Seeded and deterministic.
+Seeded and deterministic. Alone (the need model's fold fits, then these figures; about a minute):
+
+    .venv/bin/python -m bench._adapter [--folds K]
 
 The labels are built in-process, not read back from a file: each fold's vectors must carry that fold's need model
 (fitted without the held-out domains), while `route learn FILE` vectors carry the shipped one, which saw them."""
@@ -106,3 +108,20 @@ def latency_adapter(mmlu: Sequence[Example], config: LearningConfig) -> Adapter:
     """An adapter of a realistic size for the decision-time figure: 10% of every MMLU domain, shipped vectors."""
     labelled, _ = split(mmlu, range(len(mmlu)), SEED)
     return fit([label(mmlu[i], label_vector(mmlu[i].text, 1)) for i in labelled], config)
+
+
+def main() -> None:
+    import argparse
+
+    from router import need_data, need_train
+    from router.config import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folds", type=int, default=5, help="MMLU domain folds (as bench.router's)")
+    args = parser.parse_args()
+    mmlu = need_data.mmlu()
+    report(mmlu, need_train.fold_models(mmlu, need_data.written(), args.folds), load_config().learning)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,9 @@
 A linear correction of the need model's gain, fitted by `maximus route learn` (router.adapter_train, with
 scikit-learn) on the labels of router.labels, exported as JSON and applied here in pure Python:
 
-    adapted gain = gain + intercept + ridge weights . tf-idf vector of the request's hashed words and pairs
+    adapted gain = gain + intercept + weights . tf-idf vector of the request's hashed words and pairs
+
+(the weights: a logistic regression's on the local model's failures, scaled to a share of the gain's spread)
 
 The adapted score is the need model's own probability map of the adapted gain, so it reads on the same scale;
 the adapter carries the threshold calibrated to sovereignty_target on adapted scores. It lives in the stack's
@@ -67,7 +69,7 @@ def hashed_buckets(text: str) -> np.ndarray:
 @dataclass(frozen=True)
 class Adapter:
     intercept: float
-    terms: dict[int, tuple[float, float]]  # bucket -> (idf, ridge weight), for the terms seen in the labels
+    terms: dict[int, tuple[float, float]]  # bucket -> (idf, scaled weight), for the terms seen in the labels
     unseen_idf: float  # the idf of a term no label had (it counts in a request's norm, nothing in its sum)
     threshold: float  # the need threshold calibrated to sovereignty_target on adapted scores
     guard: dict[str, Any]  # the verdict and both figures (router.adapter_train.Guard.as_dict)
@@ -103,7 +105,7 @@ class Adapter:
         return max(0.0, (time.time() if now is None else now) - self.created)
 
     def delta(self, terms: set[int] | list[int]) -> float:
-        """What the adapter adds to the need model's gain for a request with these hashed terms: the ridge on the
+        """What the adapter adds to the need model's gain for a request with these hashed terms: the weights on the
         request's tf-idf vector (binary terms times idf, L2-normalised over all its terms, unseen ones included:
         scikit-learn's TfidfTransformer(sublinear_tf=True) on the fitted labels)."""
         return self.buckets_delta(np.fromiter(terms, dtype=np.intp, count=len(terms)))

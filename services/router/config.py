@@ -143,7 +143,8 @@ class LearningConfig:
     min_labels: int = 40  # fewer labels than this: no adapter is fitted
     guard_folds: int = 5  # the guard's folds: each held-back fold is ranked by an adapter fitted without it
     guard_repeats: int = 5  # the folds are drawn this many times (a steadier verdict)
-    alpha: float = 2.0  # the ridge penalty of the adapter (router.adapter_train)
+    alpha: float = 0.1  # the L2 penalty of the adapter's logistic regression, C = 1 / alpha (router.adapter_train)
+    weight: float = 0.3  # the adapter's shift of a request, in spreads of the need model's gain on the labels
     seed: int = 0
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
     # Labels from the gateway's own traffic (router.traffic_labels): what each answered request was decided as,
@@ -340,6 +341,7 @@ def _learning(raw: dict[str, Any]) -> LearningConfig:
         guard_folds=int(raw.get("guard_folds", defaults.guard_folds)),
         guard_repeats=int(raw.get("guard_repeats", defaults.guard_repeats)),
         alpha=float(raw.get("alpha", defaults.alpha)),
+        weight=float(raw.get("weight", defaults.weight)),
         seed=int(raw.get("seed", defaults.seed)),
         cascade=_cascade(raw.get("cascade") or {}),
         requests_key=str(raw.get("requests_key", defaults.requests_key)),
@@ -355,6 +357,8 @@ def _learning(raw: dict[str, Any]) -> LearningConfig:
     _check_traffic(cfg)
     if cfg.max_labels < 1 or cfg.refresh_s <= 0 or cfg.guard_folds < 2 or cfg.guard_repeats < 1 or cfg.alpha <= 0:
         raise ValueError("learning: max_labels >= 1, refresh_s > 0, guard_folds >= 2, guard_repeats >= 1, alpha > 0")
+    if cfg.weight < 0:
+        raise ValueError("learning: weight >= 0")
     return cfg
 
 

@@ -137,7 +137,7 @@ def test_the_exported_adapter_scores_as_the_fitted_scikit_learn_model() -> None:
     texts = _questions(HARD)[:40] + _questions(EASY)[:40]
     labels = [{"x": label_vector(t), "local_ok": i < 40, "strong_ok": True} for i, t in enumerate(texts)]
     data = rows(labels)
-    fitted = fit_models(data, np.arange(len(data)), alpha=2.0)
+    fitted = fit_models(data, np.arange(len(data)), alpha=0.1, weight=0.3)
     weights = export(fitted, data)
     adapter = Adapter(threshold=0.5, guard={}, labels=len(labels), created=0.0, id="t", **weights)
     unseen = [label_vector(t) for t in _questions(HARD)[40:60] + _questions("anatomy")[:20]]
@@ -154,7 +154,12 @@ def test_the_decision_path_scores_a_text_as_its_stored_label_vector() -> None:
     labels = [{"x": label_vector(t), "local_ok": i < 40, "strong_ok": True} for i, t in enumerate(texts)]
     data = rows(labels)
     adapter = Adapter(
-        threshold=0.5, guard={}, labels=80, created=0.0, id="t", **export(fit_models(data, np.arange(80), 2.0), data)
+        threshold=0.5,
+        guard={},
+        labels=80,
+        created=0.0,
+        id="t",
+        **export(fit_models(data, np.arange(80), 0.1, 0.3), data),
     )
     for text in [*_questions(HARD)[40:60], "", "!!!", "naïve café " * 300]:
         assert list(hashed_buckets(text)) == sorted(hashed_terms(text))
