@@ -1,14 +1,14 @@
-"""The answer's last bytes wait for its event (maximus_kernel.receipts): an ASGI `send` wrapper on the model API.
+"""An answer's event is recorded once the client has the whole answer (maximus_kernel.receipts): an ASGI `send`
+wrapper on the model API.
 
-A client that has an answer whole must find it in the tracker's counts even if this gateway process is killed
-the next instant, so what completes the answer leaves only once the tracker's callback has journaled the
-request's event:
+The edge gives each model call its own call id (LiteLLM's x-litellm-call-id, which a client could otherwise set
+and so merge its requests in the counts). What completes a 2xx answer waits for that call's event:
 - a JSON answer: its body;
 - a stream: everything from the first chunk that ends the answer's content (a finish_reason, Anthropic's
-  message_delta with its stop_reason, the closing events). A client may stop reading there. Those chunks are
-  kept without blocking, so the stream runs to its end, where LiteLLM logs it, and go out once the event is in.
-The wait is bounded (`wait_s`): an event that does not come in time (a logger that lags) delays the answer by
-that much, never loses it. Only 2xx answers wait; their call id is LiteLLM's x-litellm-call-id header.
+  message_delta with its stop_reason, the closing events), where a client may stop reading. Those chunks are
+  kept without blocking, so the stream runs to its end, where LiteLLM logs it.
+Then they go out, and the event is recorded. The wait is bounded (`wait_s`): an event that does not come in time
+(a logger that lags) delays the answer by that much, never loses it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ class HoldSettings:
     stream_end: re.Pattern[bytes] | None = None  # litellm/gateway.yaml's event_hold.stream_end; None: the end only
 
 
+def with_call_id(scope: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """The request's scope with our call id in place of any the client sent."""
+    headers = [(k, v) for k, v in scope.get("headers") or () if k.lower() != CALL_ID_HEADER]
+    return {**scope, "headers": [*headers, (CALL_ID_HEADER, call_id.encode())]}
+
+
 def _header(message: Message, name: bytes) -> str | None:
     for key, value in message.get("headers") or ():
         if key.lower() == name:
@@ -40,20 +46,24 @@ def _header(message: Message, name: bytes) -> str | None:
     return None
 
 
-class _HeldAnswer:
-    def __init__(self, send: Send, settings: HoldSettings) -> None:
+class HeldAnswer:
+    """The `send` of one call; `receipts.expect(call_id)` was called, and `receipts.finish(call_id)` follows the
+    app (it records the event of an answer whose end never went out through here)."""
+
+    def __init__(self, send: Send, settings: HoldSettings, call_id: str) -> None:
         self.send = send
         self.settings = settings
-        self.call_id: str | None = None
+        self.call_id = call_id
+        self.holding = False
         self.streaming = False
         self.held: list[Message] | None = None  # a list once the stream's end began
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self.call_id = _header(message, CALL_ID_HEADER) if 200 <= message["status"] < 300 else None
+            self.holding = 200 <= message["status"] < 300
             self.streaming = (_header(message, b"content-type") or "").startswith("text/event-stream")
             await self.send(message)
-        elif self.call_id is None or message["type"] != "http.response.body":
+        elif not self.holding or message["type"] != "http.response.body":
             await self.send(message)
         elif not message.get("more_body", False):
             await self._release(message)
@@ -68,14 +78,11 @@ class _HeldAnswer:
         return self.settings.stream_end is not None and self.settings.stream_end.search(body) is not None
 
     async def _release(self, final: Message) -> None:
-        if not await receipts.wait(self.call_id or "", self.settings.wait_s):
+        if not await receipts.wait(self.call_id, self.settings.wait_s):
             waited = self.settings.wait_s
-            log.warning("call %s: its event was not journaled within %.1f s; answering anyway", self.call_id, waited)
+            log.warning("call %s: its event did not come within %.1f s; answering without it", self.call_id, waited)
         for message in self.held or ():
             await self.send(message)
         self.held = None
         await self.send(final)
-
-
-def holding_send(send: Send, settings: HoldSettings) -> Send:
-    return _HeldAnswer(send, settings)
+        receipts.finish(self.call_id)  # no await since the send: the end is out, and now the event goes to disk

@@ -12,7 +12,8 @@ LiteLLM reads anything, every request it must not see:
   /v1/messages/count_tokens answered from a local estimate (maximus.anthropic_edge).
 - POST /v1/maximus/feedback, answered here (maximus.feedback_route) under the key that made the request.
 
-On the model API, an answer's last bytes wait until its event is journaled (maximus.event_hold).
+On the model API, each call gets its own call id, and its event is recorded once the answer went out whole
+(maximus.event_hold).
 
 Rules live in router.validation, limits and routes in litellm/gateway.yaml. No framework imports: plain ASGI.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +33,10 @@ from urllib.parse import parse_qs
 import yaml
 
 from maximus import anthropic_edge, feedback_route, team_auth
-from maximus.event_hold import HoldSettings, holding_send
+from maximus.event_hold import HeldAnswer, HoldSettings, with_call_id
 from maximus.stack import REPO_ROOT
 from maximus_kernel import error_scope
+from maximus_kernel.receipts import receipts
 from router.request import MalformedRequest
 from router.validation import (
     BodyTooLarge,
@@ -189,8 +192,21 @@ class GatewayEdge:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, anthropic: bool) -> None:
         """LiteLLM answers; on Anthropic's routes its errors are rewritten in Anthropic's shape (anthropic_edge)."""
-        if self.settings.hold.wait_s > 0 and self.settings.is_model_call(scope["path"]):
-            send = holding_send(send, self.settings.hold)
+        if not self.settings.is_model_call(scope["path"]):
+            await self._reshaped(scope, receive, send, anthropic)
+            return
+        call_id = str(uuid.uuid4())
+        scope = with_call_id(scope, call_id)
+        if self.settings.hold.wait_s <= 0:
+            await self._reshaped(scope, receive, send, anthropic)
+            return
+        receipts.expect(call_id)
+        try:
+            await self._reshaped(scope, receive, HeldAnswer(send, self.settings.hold, call_id), anthropic)
+        finally:
+            receipts.finish(call_id)
+
+    async def _reshaped(self, scope: Scope, receive: Receive, send: Send, anthropic: bool) -> None:
         if not anthropic:
             await self.app(scope, receive, send)
             return

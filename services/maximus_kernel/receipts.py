@@ -1,54 +1,71 @@
-"""Receipts: the gateway's edge holds an answer's last bytes until the tracker's callback says the request's
-event is on disk (tracker.journal), so that an answer a client has whole is never missing from the counts.
+"""The hand-over of an answer's event from the tracker's callback to the gateway's edge, so that the event is
+recorded once the client has the whole answer, and only then.
 
-The callback notes a call id once its event is journaled; the edge waits for that note, bounded. Both run in the
-gateway process; a note may come before the edge asks (a non-streamed answer is often journaled first), so notes
-are kept for a while, bounded in number.
+The edge expects each model call under the call id it gave the request. When the callback makes that call's
+closing event, it hands the recording over instead of recording it; the edge sends the answer's end and then
+records it (tracker.journal puts it on disk at once). A process killed before the end went out loses the event,
+and its client retries (one answer, one count); killed after, the event is on disk (another process replays
+it). The edge waits for the hand-over before the end, bounded: an event that comes later is recorded by the
+callback itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-KEPT_NOTES = 10_000
+Record = Callable[[], None]
+
+
+@dataclass
+class _Call:
+    loop: asyncio.AbstractEventLoop
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    record: Record | None = None
 
 
 class Receipts:
-    def __init__(self, kept: int = KEPT_NOTES) -> None:
-        self.kept = kept
-        self._noted: OrderedDict[str, None] = OrderedDict()
-        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
-        self._lock = threading.Lock()  # LiteLLM may call a logger from a worker thread
+    def __init__(self) -> None:
+        self._calls: dict[str, _Call] = {}
+        self._lock = threading.Lock()  # LiteLLM may run a logger off the event loop
 
-    def note(self, call_id: str) -> None:
+    def expect(self, call_id: str) -> None:
+        """The edge serves `call_id` and will record its event (called on the event loop)."""
         with self._lock:
-            waiter = self._waiting.get(call_id)
-            if waiter is None:
-                self._noted[call_id] = None
-                while len(self._noted) > self.kept:
-                    self._noted.popitem(last=False)
-                return
-        loop, event = waiter
-        loop.call_soon_threadsafe(event.set)
+            self._calls[call_id] = _Call(asyncio.get_running_loop())
+
+    def hand_over(self, call_id: str, record: Record) -> bool:
+        """The callback's closing event of `call_id`: False when the edge does not expect it (record it now)."""
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is None or call.record is not None:
+                return False
+            call.record = record
+        call.loop.call_soon_threadsafe(call.ready.set)
+        return True
 
     async def wait(self, call_id: str, timeout_s: float) -> bool:
-        """Whether `call_id`'s event was journaled within `timeout_s`."""
-        event = asyncio.Event()
-        with self._lock:
-            if call_id in self._noted:
-                del self._noted[call_id]
-                return True
-            self._waiting[call_id] = (asyncio.get_running_loop(), event)
+        """Whether `call_id`'s event was handed over within `timeout_s`."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return False
         try:
-            await asyncio.wait_for(event.wait(), timeout_s)
-            return True
+            await asyncio.wait_for(call.ready.wait(), timeout_s)
         except TimeoutError:
             return False
-        finally:
-            with self._lock:
-                self._waiting.pop(call_id, None)
+        return True
+
+    def finish(self, call_id: str) -> None:
+        """The answer went out (or never will): record its event if it was handed over, and forget the call."""
+        with self._lock:
+            call = self._calls.pop(call_id, None)
+        if call is not None and call.record is not None:
+            call.record()
+
+    def __len__(self) -> int:
+        return len(self._calls)
 
 
 receipts = Receipts()

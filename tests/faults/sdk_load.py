@@ -15,18 +15,30 @@ MODELS = ("max-auto", "max-buddy", "max-genius")
 MAX_RETRIES = 3  # 0.5, 1, 2 s between tries (the SDK's back-off, with its jitter)
 
 
+class StreamCut(Exception):
+    """A stream that broke after its answer had begun: no SDK retries that (the client has part of an answer)."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__(f"stream cut at {at:.3f}")
+        self.at = at
+
+
 @dataclass
 class SdkLoad:
     answered: int = 0
     failures: Counter = field(default_factory=Counter)  # "<stream|plain> <exception class>: <first words>"
     retried: int = 0  # answers that needed at least one retry (read from the SDK's retry header)
+    cut_streams: list[float] = field(default_factory=list)  # when each begun stream broke (time.time())
 
     @property
     def failed(self) -> int:
         return sum(self.failures.values())
 
     def summary(self) -> str:
-        return f"{self.answered} answered ({self.retried} after a retry), {self.failed} failed {dict(self.failures)}"
+        return (
+            f"{self.answered} answered ({self.retried} after a retry), {self.failed} failed {dict(self.failures)}, "
+            f"{len(self.cut_streams)} streams cut after they began"
+        )
 
 
 class _RetryCounter(httpx.AsyncBaseTransport):
@@ -54,8 +66,11 @@ async def _ask(client: openai.AsyncOpenAI, model: str, text: str, stream: bool) 
         return
     chunks = await client.chat.completions.create(model=model, messages=messages, stream=True)
     finished = False
-    async for chunk in chunks:
-        finished = finished or any(choice.finish_reason for choice in chunk.choices)
+    try:
+        async for chunk in chunks:
+            finished = finished or any(choice.finish_reason for choice in chunk.choices)
+    except (openai.APIConnectionError, httpx.HTTPError) as exc:
+        raise StreamCut(time.time()) from exc
     if not finished:
         raise ValueError("a stream that ended without a finish reason")
 
@@ -73,6 +88,8 @@ async def _client_loop(base_url: str, key: str, load: SdkLoad, stop: asyncio.Eve
                 await _ask(client, model, f"client {number} question {i}", stream)
                 load.answered += 1
                 load.retried += transport.retries > before
+            except StreamCut as cut:
+                load.cut_streams.append(cut.at)
             except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
                 load.failures[f"{'stream' if stream else 'plain'} {type(exc).__name__}: {str(exc)[:60]}"] += 1
             i += 1

@@ -1,5 +1,6 @@
-"""maximus.event_hold and maximus_kernel.receipts in process: an answer's last bytes leave only once its event is
-journaled; a stream flows until the chunk that ends its content; a missing event delays, never loses, an answer."""
+"""maximus.event_hold and maximus_kernel.receipts in process: a call's event is recorded once its answer went out
+whole, never before; a stream flows until the chunk that ends its content; a missing event delays, never loses,
+an answer; the edge gives each model call its own call id."""
 
 from __future__ import annotations
 
@@ -9,21 +10,17 @@ from typing import Any
 
 import pytest
 
-from maximus.event_hold import HoldSettings, holding_send
-from maximus.gateway_edge import load_settings
+from maximus.event_hold import CALL_ID_HEADER, HeldAnswer, HoldSettings
+from maximus.gateway_edge import GatewayEdge, load_settings
 from maximus_kernel.receipts import Receipts, receipts
 
 Message = dict[str, Any]
 SETTINGS = load_settings().hold  # litellm/gateway.yaml's event_hold, as the gateway runs it
 
 
-def _start(call_id: str, status: int = 200, stream: bool = False) -> Message:
+def _start(status: int = 200, stream: bool = False) -> Message:
     kind = b"text/event-stream; charset=utf-8" if stream else b"application/json"
-    return {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"x-litellm-call-id", call_id.encode()), (b"content-type", kind)],
-    }
+    return {"type": "http.response.start", "status": status, "headers": [(b"content-type", kind)]}
 
 
 def _body(data: bytes, more: bool) -> Message:
@@ -31,32 +28,40 @@ def _body(data: bytes, more: bool) -> Message:
 
 
 class Client:
-    """What reached the client, in order."""
+    """What reached the client, in order, and what was recorded meanwhile."""
 
     def __init__(self) -> None:
         self.got: list[bytes] = []
+        self.recorded: list[str] = []
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.body":
             self.got.append(message["body"])
 
+    def hand_over(self, call_id: str) -> None:
+        assert receipts.hand_over(call_id, lambda: self.recorded.append(f"recorded after {len(self.got)} parts"))
 
-async def test_a_json_answer_leaves_when_its_event_is_noted() -> None:
+
+async def test_a_json_answers_event_is_recorded_once_the_body_went_out() -> None:
     client = Client()
-    send = holding_send(client.send, SETTINGS)
-    await send(_start("json-1"))
+    receipts.expect("json-1")
+    send = HeldAnswer(client.send, SETTINGS, "json-1")
+    await send(_start())
     answer = asyncio.create_task(send(_body(b'{"choices": []}', more=False)))
     await asyncio.sleep(0.05)
-    assert client.got == [] and not answer.done()
-    receipts.note("json-1")
+    assert client.got == [] and not answer.done(), "the end left before its event existed"
+    client.hand_over("json-1")
     await asyncio.wait_for(answer, 1)
-    assert client.got == [b'{"choices": []}']
+    assert client.got == [b'{"choices": []}'] and client.recorded == ["recorded after 1 parts"]
+    receipts.finish("json-1")  # the edge's own finally: nothing recorded twice
+    assert client.recorded == ["recorded after 1 parts"] and len(receipts) == 0
 
 
 async def test_a_stream_flows_until_the_chunk_that_ends_its_content() -> None:
     client = Client()
-    send = holding_send(client.send, SETTINGS)
-    await send(_start("stream-1", stream=True))
+    receipts.expect("stream-1")
+    send = HeldAnswer(client.send, SETTINGS, "stream-1")
+    await send(_start(stream=True))
     await send(_body(b'data: {"choices":[{"delta":{"content":"Hi"},"finish_reason":null}]}\n\n', more=True))
     assert len(client.got) == 1, "a content chunk was held"
     # The finish chunk, the usage chunk and [DONE] are kept without blocking the stream (LiteLLM logs it after).
@@ -67,7 +72,7 @@ async def test_a_stream_flows_until_the_chunk_that_ends_its_content() -> None:
     end = asyncio.create_task(send(_body(b"", more=False)))
     await asyncio.sleep(0.05)
     assert len(client.got) == 1 and not end.done()
-    receipts.note("stream-1")
+    client.hand_over("stream-1")
     await asyncio.wait_for(end, 1)
     assert client.got[1:] == [
         b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
@@ -75,6 +80,7 @@ async def test_a_stream_flows_until_the_chunk_that_ends_its_content() -> None:
         b"data: [DONE]\n\n",
         b"",
     ]
+    assert client.recorded == ["recorded after 5 parts"]
 
 
 @pytest.mark.parametrize(
@@ -84,33 +90,62 @@ async def test_a_stream_flows_until_the_chunk_that_ends_its_content() -> None:
 )
 async def test_every_api_shapes_stream_end_is_held(chunk: bytes) -> None:
     client = Client()
-    send = holding_send(client.send, SETTINGS)
-    await send(_start(f"shape-{chunk[:12]!r}", stream=True))
+    send = HeldAnswer(client.send, SETTINGS, "shape")
+    await send(_start(stream=True))
     await send(_body(chunk, more=True))
     assert client.got == []
 
 
-async def test_an_error_answer_is_not_held() -> None:
+async def test_an_error_answer_is_not_held_and_its_event_is_recorded_after_it() -> None:
     client = Client()
-    send = holding_send(client.send, SETTINGS)
-    await send(_start("failed-1", status=503))
+    receipts.expect("failed-1")
+    send = HeldAnswer(client.send, SETTINGS, "failed-1")
+    client.hand_over("failed-1")  # LiteLLM's failure hook runs before the error answer is built
+    await send(_start(status=503))
     await asyncio.wait_for(send(_body(b'{"error": {}}', more=False)), 0.5)
-    assert client.got == [b'{"error": {}}']
+    assert client.got == [b'{"error": {}}'] and client.recorded == []
+    receipts.finish("failed-1")
+    assert client.recorded == ["recorded after 1 parts"]
 
 
 async def test_an_event_that_never_comes_delays_the_answer_by_the_bound_only() -> None:
     client = Client()
-    send = holding_send(client.send, HoldSettings(wait_s=0.2, stream_end=re.compile(b"never")))
-    await send(_start("never-noted"))
+    receipts.expect("never")
+    send = HeldAnswer(client.send, HoldSettings(wait_s=0.2, stream_end=re.compile(b"never")), "never")
+    await send(_start())
     started = asyncio.get_running_loop().time()
     await send(_body(b"{}", more=False))
     assert client.got == [b"{}"]
     assert 0.2 <= asyncio.get_running_loop().time() - started < 1.0
+    assert not receipts.hand_over("never", lambda: None), "a late event is the callback's to record"
 
 
-async def test_a_note_before_the_wait_is_kept_and_notes_are_bounded() -> None:
-    kept = Receipts(kept=2)
-    for call in ("a", "b", "c"):
-        kept.note(call)
-    assert await kept.wait("c", 0.01) and await kept.wait("b", 0.01)
-    assert not await kept.wait("a", 0.01), "the oldest note outlived the bound"
+async def test_an_event_nobody_expects_is_recorded_by_its_maker() -> None:
+    kept = Receipts()
+    assert not kept.hand_over("unknown", lambda: None)
+    kept.expect("known")
+    assert kept.hand_over("known", lambda: None) and not kept.hand_over("known", lambda: None)
+
+
+async def test_the_edge_gives_each_model_call_its_own_call_id() -> None:
+    seen: list[str] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        seen.append(dict(scope["headers"]).get(CALL_ID_HEADER, b"").decode())
+        await send(_start(status=400))
+        await send(_body(b"{}", more=False))
+
+    edge = GatewayEdge(app, master_key="sk-edge")
+    headers = [(b"authorization", b"Bearer sk-edge"), (CALL_ID_HEADER, b"chosen-by-the-client")]
+    scope = {"type": "http", "method": "GET", "path": "/v1/chat/completions", "headers": headers}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def ignore(message: Message) -> None:
+        return None
+
+    for _ in range(2):
+        await edge(scope, receive, ignore)
+    assert len(set(seen)) == 2 and "chosen-by-the-client" not in seen
+    assert len(receipts) == 0, "a call the edge expected was never finished"

@@ -60,7 +60,7 @@ API_OF_CALL_TYPE = {
     "aembedding": "embeddings",
 }
 TAG_MAX_CHARS = 64
-# The events that end a request (a failed attempt before a fallback does not): the edge waits for these.
+# The events that end a request (a failed attempt before a fallback does not): the edge records these.
 ANSWERED = frozenset({SUCCESS, REQUEST_FAILED})
 
 
@@ -246,9 +246,9 @@ class SovereigntyEventPublisher(CustomLogger):
     def _publish(self, event: AttemptEvent | None) -> None:
         if event is None:
             return
+        if event.kind in ANSWERED and receipts.hand_over(event.call_id, lambda: self.publisher.publish(event)):
+            return  # the gateway's edge records it once the answer's end went out (maximus_kernel.receipts)
         self.publisher.publish(event)
-        if event.kind in ANSWERED:  # on disk now: the edge may let the answer's last bytes go
-            receipts.note(event.call_id)
 
     async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
         try:
