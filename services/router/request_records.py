@@ -15,9 +15,10 @@ Re-asks: a non-private local answer leaves "<requests_key>:reask:<person>:<hash>
 reask_window_s, the hash a keyed BLAKE2b of the last user turn (never the text), one capped index per person.
 A strong-tier request of the same person with the same hash takes the entry (GETDEL: labelled once).
 
-Request ids are made here (uuid4), not LiteLLM's x-litellm-call-id: a client may set that one itself
-(litellm.proxy.common_request_processing.resolve_litellm_call_id honours the request header), and could then
-overwrite someone else's record. Framework-free: callers pass a redis.Redis."""
+Request ids are made here (uuid4), not taken from LiteLLM's x-litellm-call-id: LiteLLM honours a client's header
+(litellm.proxy.common_request_processing.resolve_litellm_call_id). The gateway's edge replaces that header on the
+model API (maximus.event_hold), but a record keyed by it would still depend on every route passing that edge.
+Framework-free: callers pass a redis.Redis."""
 
 from __future__ import annotations
 

@@ -200,7 +200,11 @@ def test_every_request_answered_and_counted_once_while_each_service_is_killed(st
     for cut in load.cut_streams:
         assert any(0 <= cut - at <= CUT_WITHIN_S for at in gateway_kills), f"a stream cut with no gateway kill: {cut}"
     assert len(load.cut_streams) <= CLIENTS * len(gateway_kills), load.summary()
-    assert load.retried > 0, "no client was cut off by a gateway kill: the test proved nothing about it"
+    for program in {name for name, _ in killed if _service_of(name) == "litellm"}:
+        # A kill between two requests costs no retry (a pooled connection the server closed is dropped
+        # before use), so that figure may be 0; what must hold is that each killed process carried traffic.
+        log = Path(env["MAXIMUS_RUN_DIR"], "logs", f"{program}.log").read_text(errors="replace")
+        assert "POST /v1/chat/completions" in log, f"{program} never answered: its kill proved nothing"
 
     counted = _settled_count(env, load.answered)
     print(f"tracker counted {counted} of {load.answered} answers")
