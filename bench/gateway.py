@@ -348,7 +348,7 @@ def main() -> None:
             arms.append(stack.enter_context(plain_litellm(folder, "shipped deployment", config)))
         arms.append(stack.enter_context(maximus_gateway(folder, double.base_url, redis_server.url)))
         if not args.no_hold_arm:  # answers leave without waiting for their event to be journaled (maximus.event_hold)
-            unheld = maximus_gateway(folder, double.base_url, redis_server.url, "Maximus, no event hold", **NO_HOLD)
+            unheld = maximus_gateway(folder, double.base_url, redis_server.url, "Maximus, hold off", **NO_HOLD)
             arms.append(stack.enter_context(unheld))
         services = {
             **{arm.name: arm.pid for arm in arms},
