@@ -7,7 +7,7 @@ import sys
 
 import uvicorn
 
-from maximus import environment, litellm_config, litellm_env, supervisor
+from maximus import environment, litellm_config, litellm_env
 from maximus.stack import REPO_ROOT, service
 
 # Python services and their ASGI app factories.
@@ -46,6 +46,9 @@ def serve_gateway(host: str, port: int) -> None:
     if count == 1 or os.environ.get(spec.processes.slot_env):
         exec_litellm(host, port)
         return
+    # Imported here: only the gateway's image installs supervisord; every service's container runs this module.
+    from maximus import supervisor
+
     argv = [sys.executable, "-m", "maximus.cli", "serve", "litellm", "--host", host, "--port", str(port)]
     programs = [
         supervisor.Program(program, argv, {spec.processes.slot_env: str(slot)})
