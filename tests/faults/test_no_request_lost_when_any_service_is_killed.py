@@ -28,10 +28,9 @@ import pytest
 from dotenv import dotenv_values
 
 from maximus.environment import GENERATED_KEYS, derived_defaults
-from maximus.shared_port import listening_ports
-from maximus.stack import services
+from maximus.native import program_serves
+from maximus.stack import service_of_program, services
 from maximus.supervisor import SupervisorPaths, history, processes
-from maximus.tiers import service_up
 from tests.faults.sdk_load import run_clients
 from tests.support import stack
 from tests.support.processes import REPO, free_port
@@ -83,18 +82,9 @@ def _programs(env: dict[str, str]) -> dict[str, dict]:
     return processes(SupervisorPaths(Path(env["MAXIMUS_RUN_DIR"])))
 
 
-def _service_of(program: str) -> str:
-    """A service's programs: its name, or name_<n> where it runs several processes (the gateway)."""
-    return program.rsplit("_", 1)[0] if program.rsplit("_", 1)[-1].isdigit() else program
-
-
 def _back(env: dict[str, str], program: str, info: dict) -> bool:
-    if info.get("statename") != "RUNNING":
-        return False
-    service = _service_of(program)
-    if service == "litellm":  # one of several behind the port: it must listen itself
-        return int(env["LITELLM_PORT"]) in listening_ports(info["pid"]) and service_up(service, env)
-    return service_up(service, env)
+    """Running and answering; one of several gateway processes must listen on the port itself."""
+    return info.get("statename") == "RUNNING" and program_serves(program, env, info.get("pid"))
 
 
 def _wait_all_back(env: dict[str, str], timeout: float = BACK_WITHIN_S) -> dict[str, dict]:
@@ -113,7 +103,7 @@ def _victims(programs: dict[str, dict], round_: int) -> list[str]:
     """One program per service of KILL_ORDER (of several gateway processes, a different one each round)."""
     chosen = []
     for service in KILL_ORDER:
-        names = sorted(name for name in programs if _service_of(name) == service)
+        names = sorted(name for name in programs if service_of_program(name) == service)
         if names:
             chosen.append(names[round_ % len(names)])
     return chosen
@@ -177,7 +167,7 @@ def _scrape_after(env: dict[str, str], moment: float) -> float:
 def test_every_request_answered_and_counted_once_while_each_service_is_killed(stack_env: dict[str, str]) -> None:
     env = stack_env
     started = _wait_all_back(env)
-    assert sum(_service_of(name) == "litellm" for name in started) >= 2, "the gateway runs several processes"
+    assert sum(service_of_program(name) == "litellm" for name in started) >= 2, "the gateway runs several processes"
     # A sample of the counter before the first request: increase() over the run then needs no extrapolation.
     run_start = _scrape_after(env, time.time())
     base_url = f"http://127.0.0.1:{env['LITELLM_PORT']}/v1"
@@ -194,13 +184,13 @@ def test_every_request_answered_and_counted_once_while_each_service_is_killed(st
 
     load = asyncio.run(chaos())
     print(f"killed in turn: {[name for name, _ in killed]}")
-    assert {_service_of(name) for name, _ in killed} == set(KILL_ORDER)
+    assert {service_of_program(name) for name, _ in killed} == set(KILL_ORDER)
     assert load.failed == 0, load.summary()
-    gateway_kills = [at for name, at in killed if _service_of(name) == "litellm"]
+    gateway_kills = [at for name, at in killed if service_of_program(name) == "litellm"]
     for cut in load.cut_streams:
         assert any(0 <= cut - at <= CUT_WITHIN_S for at in gateway_kills), f"a stream cut with no gateway kill: {cut}"
     assert len(load.cut_streams) <= CLIENTS * len(gateway_kills), load.summary()
-    for program in {name for name, _ in killed if _service_of(name) == "litellm"}:
+    for program in {name for name, _ in killed if service_of_program(name) == "litellm"}:
         # A kill between two requests costs no retry (a pooled connection the server closed is dropped
         # before use), so that figure may be 0; what must hold is that each killed process carried traffic.
         log = Path(env["MAXIMUS_RUN_DIR"], "logs", f"{program}.log").read_text(errors="replace")
